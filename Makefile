@@ -1,0 +1,47 @@
+# Firebreak — the incident-response appliance.
+# `make` prints this help. Tool versions are pinned here and in .ci/run.
+
+GO        ?= go
+BIN       := bin/firebreak
+PKG       := github.com/firebreak-ir/firebreak
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X $(PKG)/appliance/internal/cli.version=$(VERSION)
+DATA      ?= firebreak-data
+LISTEN    ?= 127.0.0.1:8080
+FUZZTIME  ?= 5s
+TESTFLAGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help build run test fuzz check bench image clean
+
+help: ## show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build bin/firebreak, a static binary with everything it needs embedded
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./appliance/cmd/firebreak
+
+run: build ## run the appliance on ./firebreak-data with the API on 127.0.0.1:8080
+	$(BIN) serve --data $(DATA) --listen $(LISTEN)
+
+test: build ## run every test (root-only tests skip without root), then each fuzz test for FUZZTIME
+	$(GO) test -count=1 -timeout 15m $(TESTFLAGS) ./...
+	@FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+fuzz: ## run each fuzz test for FUZZTIME (e.g. make fuzz FUZZTIME=1m)
+	@FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+check: ## vet, formatting, package docs, cross-build, and a clean tree
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need formatting"; exit 1; }
+	$(GO) test -count=1 -run 'TestPackageDocs' .
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -o /dev/null ./appliance/cmd/firebreak
+	@test -z "$$(git status --porcelain)" || { git status --porcelain; echo "the tree is dirty after the build"; exit 1; }
+
+bench: ## run the benchmarks for real, with their peer tools
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
+
+image: ## build the bootable appliance image (not yet built)
+	@echo "make image: the appliance image is not built yet"; exit 1
+
+clean: ## remove build output (not the data directory)
+	rm -rf bin

@@ -1,0 +1,103 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/firebreak-ir/firebreak/appliance/internal/auth"
+	"github.com/firebreak-ir/firebreak/appliance/internal/casebook"
+	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
+)
+
+// routes is the handler table: every API path, the least role that may call
+// it, and its handler. Reads need viewer, changes to a case responder, and
+// changes to the appliance admin.
+func routes() []route {
+	return []route{
+		{"GET /api/v1/status", auth.Viewer, getStatus},
+
+		{"GET /api/v1/cases", auth.Viewer, listCases},
+		{"POST /api/v1/cases", auth.Responder, createCase},
+		{"GET /api/v1/cases/{id}", auth.Viewer, getCase},
+		{"GET /api/v1/cases/{id}/journal", auth.Viewer, getJournal},
+		{"GET /api/v1/cases/{id}/verify", auth.Viewer, verifyCase},
+		{"POST /api/v1/cases/{id}/assets", auth.Responder, importAssets},
+		{"POST /api/v1/cases/{id}/{command}", auth.Responder, caseCommand},
+
+		{"GET /api/v1/tokens", auth.Admin, listTokens},
+		{"POST /api/v1/tokens", auth.Admin, createToken},
+		{"DELETE /api/v1/tokens/{name}", auth.Admin, revokeToken},
+
+		{"POST /api/v1/analyze", auth.Responder, notYet("analysis of captures")},
+		{"GET /api/v1/evidence", auth.Viewer, notYet("the evidence vault")},
+		{"GET /api/v1/isolations", auth.Viewer, notYet("containment")},
+		{"GET /api/v1/modules", auth.Viewer, notYet("the module host")},
+		{"GET /api/v1/sync", auth.Viewer, notYet("sync to headquarters")},
+	}
+}
+
+type tokenRequest struct {
+	Name string    `json:"name"`
+	Role auth.Role `json:"role"`
+}
+
+func listTokens(s *Server, w http.ResponseWriter, r *http.Request, c auth.Caller) error {
+	toks, err := s.cfg.Tokens.List()
+	if err != nil {
+		return err
+	}
+	if toks == nil {
+		toks = []auth.Token{}
+	}
+	return writeJSON(w, http.StatusOK, toks)
+}
+
+func createToken(s *Server, w http.ResponseWriter, r *http.Request, c auth.Caller) error {
+	var req tokenRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	tok, secret, err := s.cfg.Tokens.Create(req.Name, req.Role, c.Actor, s.cfg.Now())
+	if err != nil {
+		return tokenError(err)
+	}
+	if err := s.journalAppliance(r, c, "token.created", tok); err != nil {
+		// The token must not work if its creation is not on record.
+		s.cfg.Tokens.Revoke(tok.Name)
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, struct {
+		auth.Token
+		Secret string `json:"secret"`
+	}{tok, secret.Reveal()})
+}
+
+func revokeToken(s *Server, w http.ResponseWriter, r *http.Request, c auth.Caller) error {
+	tok, err := s.cfg.Tokens.Revoke(r.PathValue("name"))
+	if err != nil {
+		return tokenError(err)
+	}
+	if err := s.journalAppliance(r, c, "token.revoked", tok); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func tokenError(err error) error {
+	switch {
+	case errors.Is(err, auth.ErrInvalid):
+		return UserError(ErrBadRequest, err)
+	case errors.Is(err, auth.ErrExists):
+		return UserError(ErrConflict, err)
+	case errors.Is(err, auth.ErrNotFound):
+		return UserError(ErrNotFound, err)
+	}
+	return err
+}
+
+// journalAppliance records a change to the appliance itself in its journal.
+func (s *Server) journalAppliance(r *http.Request, c auth.Caller, typ string, payload any) error {
+	_, err := s.cfg.Journal.Append(r.Context(), journal.Record{Journal: casebook.ApplianceJournal, Actor: c.Actor, Type: typ, Payload: payload})
+	return err
+}

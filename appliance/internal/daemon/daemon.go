@@ -1,0 +1,165 @@
+// Package daemon is `firebreak serve`: it opens the data directory, starts
+// the journal and the case book, and serves the API on the local socket and,
+// if asked, on a TCP address.
+//
+// It must never start on a data directory another daemon holds, and never
+// serve plain HTTP beyond loopback.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/firebreak-ir/firebreak/appliance/internal/api"
+	"github.com/firebreak-ir/firebreak/appliance/internal/auth"
+	"github.com/firebreak-ir/firebreak/appliance/internal/casebook"
+	"github.com/firebreak-ir/firebreak/appliance/internal/datadir"
+	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
+)
+
+// Options configure the daemon. Zero values are the documented defaults.
+type Options struct {
+	// DataDir is the data directory. Required.
+	DataDir string
+	// Listen is a TCP address for the API (and later the console), e.g.
+	// 127.0.0.1:8080. Empty serves the local socket only. Until HTTPS is
+	// built it must be a loopback address.
+	Listen string
+	// LockTimeout is how long to wait for another daemon's lock. Default 1s.
+	LockTimeout time.Duration
+	// Version is reported by the API and journaled at start.
+	Version string
+	// Logger. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Daemon is a running appliance.
+type Daemon struct {
+	Dir     *datadir.Dir
+	Journal *journal.Store
+	Book    *casebook.Book
+	// TCPAddr is the address the TCP API listens on, if any.
+	TCPAddr net.Addr
+
+	log     *slog.Logger
+	servers []*http.Server
+	errc    chan error
+}
+
+// Start opens the data directory and serves the API. Close stops it.
+func Start(opts Options) (d *Daemon, err error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	log := opts.Logger
+	if opts.Listen != "" {
+		if err := checkLoopback(opts.Listen); err != nil {
+			return nil, err
+		}
+	}
+	dir, err := datadir.Open(opts.DataDir, opts.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	d = &Daemon{Dir: dir, log: log, errc: make(chan error, 2)}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	if d.Journal, err = journal.Open(dir.DB, journal.Options{Key: dir.Identity.Key(), Logger: log.With("component", "journal")}); err != nil {
+		return nil, err
+	}
+	if d.Book, err = casebook.New(d.Journal, dir.DB, dir.Identity.Public()); err != nil {
+		return nil, err
+	}
+	tokens, err := auth.NewTokens(dir.DB)
+	if err != nil {
+		return nil, err
+	}
+	handler := api.New(api.Config{
+		Book: d.Book, Journal: d.Journal, Tokens: tokens,
+		Version: opts.Version, Appliance: dir.Identity.ID(), Logger: log,
+	})
+	if _, err := d.Journal.Append(context.Background(), journal.Record{
+		Journal: casebook.ApplianceJournal, Actor: "firebreak", Type: "appliance.started",
+		Payload: map[string]string{"version": opts.Version, "appliance": dir.Identity.ID()},
+	}); err != nil {
+		return nil, fmt.Errorf("journal start: %w", err)
+	}
+
+	// We hold the store's lock, so a socket file left here is from a daemon
+	// that died: remove it.
+	sock := dir.Socket()
+	os.Remove(sock)
+	ul, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", sock, err)
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		ul.Close()
+		return nil, err
+	}
+	d.serve(ul, &http.Server{Handler: handler, ConnContext: api.LocalConnContext})
+	if opts.Listen != "" {
+		tl, err := net.Listen("tcp", opts.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", opts.Listen, err)
+		}
+		d.TCPAddr = tl.Addr()
+		d.serve(tl, &http.Server{Handler: handler})
+	}
+	log.Info("firebreak serving", "version", opts.Version, "appliance", dir.Identity.ID(),
+		"data", dir.Path, "socket", sock, "listen", d.TCPAddr)
+	return d, nil
+}
+
+func (d *Daemon) serve(l net.Listener, srv *http.Server) {
+	srv.ReadHeaderTimeout = 10 * time.Second
+	srv.ErrorLog = slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)
+	d.servers = append(d.servers, srv)
+	go func() {
+		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+			d.errc <- err
+		}
+	}()
+}
+
+// Err reports a listener that failed after Start.
+func (d *Daemon) Err() <-chan error { return d.errc }
+
+// Close stops serving, waits up to five seconds for calls in flight, and
+// closes the journal and the store.
+func (d *Daemon) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, s := range d.servers {
+		s.Shutdown(ctx)
+	}
+	if d.Journal != nil {
+		d.Journal.Close()
+	}
+	os.Remove(d.Dir.Socket())
+	return d.Dir.Close()
+}
+
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("--listen %s: HTTPS on a management address is not built yet; listen on a loopback address such as 127.0.0.1:8080", addr)
+	}
+	return nil
+}
