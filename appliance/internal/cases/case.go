@@ -321,6 +321,9 @@ func (c *Case) apply(e journal.Entry) error {
 		if err := decode(e, &p); err != nil {
 			return err
 		}
+		if p.Mode != ImportReplace && p.Mode != ImportMerge {
+			return fmt.Errorf("unknown import mode %q", p.Mode)
+		}
 		c.Assets = mergeAssets(c.Assets, p.Assets, p.Mode)
 
 	case TypeClassificationSet:

@@ -147,6 +147,9 @@ func TestApplySequence(t *testing.T) {
 		{"bad level", func(e *journal.Entry) {
 			e.Type, e.Payload = TypeClassificationSet, []byte(`{"level":"V","derived_level":"IV"}`)
 		}, ErrBadEntry},
+		{"bad import mode", func(e *journal.Entry) {
+			e.Type, e.Payload = TypeAssetsImported, []byte(`{"mode":"append","assets":[]}`)
+		}, ErrBadEntry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

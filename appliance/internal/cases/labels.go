@@ -61,3 +61,49 @@ func (s Symptom) Label() Label {
 	}
 	return Label{string(s), string(s)}
 }
+
+// Term is one value of a vocabulary with its labels.
+type Term struct {
+	Key   string `json:"key"`
+	Label Label  `json:"label"`
+}
+
+// Vocab is every enumerated value of the case model with its labels, in
+// display order: what the console and the report need to render a case
+// in English or Chinese.
+type Vocab struct {
+	Phases       []Term         `json:"phases"`
+	Symptoms     []Term         `json:"symptoms"`
+	Categories   []CategoryInfo `json:"categories"`
+	Levels       []Term         `json:"levels"`
+	Importances  []Term         `json:"importances"`
+	Losses       []Term         `json:"losses"`
+	Impacts      []Term         `json:"social_impacts"`
+	Milestones   []Term         `json:"milestones"`
+	Roles        []Term         `json:"roles"`
+	LevelRuleRef string         `json:"level_rule"`
+}
+
+func terms[T ~string](keys []T, label func(T) Label) []Term {
+	out := make([]Term, len(keys))
+	for i, k := range keys {
+		out[i] = Term{Key: string(k), Label: label(k)}
+	}
+	return out
+}
+
+// Vocabulary returns the vocabulary. The result is a fresh copy.
+func Vocabulary() Vocab {
+	return Vocab{
+		Phases:       terms(Phases(), Phase.Label),
+		Symptoms:     terms(Symptoms(), Symptom.Label),
+		Categories:   Categories(),
+		Levels:       terms(Levels(), Level.Label),
+		Importances:  terms(Importances(), Importance.Label),
+		Losses:       terms(Losses(), Loss.Label),
+		Impacts:      terms(Impacts(), Impact.Label),
+		Milestones:   terms(Milestones(), Milestone.Label),
+		Roles:        terms([]Role{RoleLead, RoleMember}, Role.Label),
+		LevelRuleRef: LevelRule,
+	}
+}

@@ -99,7 +99,7 @@ var impactLabels = map[Impact]Label{
 	ImpactOrdinary:      {"ordinary", "一般"},
 }
 
-// Importances, Losses and Impacts return the grades, most severe first.
+// Importances returns the importance grades, most severe first.
 func Importances() []Importance {
 	return []Importance{ImportanceCritical, ImportanceImportant, ImportanceOrdinary}
 }
@@ -200,7 +200,7 @@ func DeriveLevel(f Factors) (Level, Label, error) {
 	}
 
 	ruleA := func() (string, string) {
-		en := fmt.Sprintf("rule %s a): a %s object with %s loss", byObject, f.Importance.Label().En, f.Loss.Label().En)
+		en := fmt.Sprintf("rule %s a): the affected object is %s and the loss %s", byObject, f.Importance.Label().En, f.Loss.Label().En)
 		zh := fmt.Sprintf("%s级a)条:%s的事件影响对象遭受%s的损失", byObject.Numeral(), f.Importance.Label().Zh, f.Loss.Label().Zh)
 		if f.Importance == ImportanceImportant && f.Loss == LossMinor {
 			en += " (not listed under any level; Level IV covers all that is not above)"

@@ -70,7 +70,7 @@ func TestDeriveLevelRationale(t *testing.T) {
 		{
 			name: "object and loss decide",
 			f:    Factors{ImportanceCritical, LossSerious, ImpactOrdinary},
-			en:   []string{"Level II by rule II a): a critically important object with serious loss", "social impact (ordinary) alone would give Level IV"},
+			en:   []string{"Level II by rule II a): the affected object is critically important and the loss serious", "social impact (ordinary) alone would give Level IV"},
 			zh:   []string{"定为Ⅱ级", "Ⅱ级a)条:特别重要的事件影响对象遭受严重的损失", "仅按社会影响(一般)为Ⅳ级"},
 		},
 		{
@@ -171,4 +171,23 @@ func TestLabels(t *testing.T) {
 	}
 	assert.Equal(t, "Ⅰ级(特别重大事件)", LevelI.Label().Zh)
 	assert.Equal(t, "Ⅳ级(一般事件)", LevelIV.Label().Zh)
+}
+
+func TestVocabulary(t *testing.T) {
+	v := Vocabulary()
+	assert.Len(t, v.Phases, 9)
+	assert.Len(t, v.Symptoms, 8)
+	assert.Len(t, v.Categories, 10)
+	assert.Len(t, v.Levels, 4)
+	assert.Len(t, v.Importances, 3)
+	assert.Len(t, v.Losses, 4)
+	assert.Len(t, v.Impacts, 4)
+	assert.Len(t, v.Milestones, 5)
+	for _, list := range [][]Term{v.Phases, v.Symptoms, v.Levels, v.Importances, v.Losses, v.Impacts, v.Milestones, v.Roles} {
+		for _, term := range list {
+			assert.NotEmpty(t, term.Label.En, term.Key)
+			assert.NotEmpty(t, term.Label.Zh, term.Key)
+		}
+	}
+	assert.Equal(t, Term{Key: "cpu_hog", Label: Label{"Sustained CPU use by strange processes", "不明进程长期占用CPU"}}, v.Symptoms[0])
 }

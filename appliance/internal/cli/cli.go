@@ -36,6 +36,7 @@ func init() {
 	verbs = map[string]verb{
 		"serve":   {"run the appliance daemon", runServe},
 		"case":    {"open, work and verify incident cases", runCase},
+		"analyze": {"analyse captures and write EVE JSON", runAnalyze},
 		"token":   {"manage API tokens for scripts", runToken},
 		"version": {"print the version", runVersion},
 	}
