@@ -17,6 +17,7 @@ import (
 	"github.com/firebreak-ir/firebreak/appliance/internal/auth"
 	"github.com/firebreak-ir/firebreak/appliance/internal/casebook"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal/journaltest"
+	"github.com/firebreak-ir/firebreak/appliance/internal/vault"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -36,7 +37,10 @@ func newFixture(t testing.TB) *fixture {
 	require.NoError(t, err)
 	tokens, err := auth.NewTokens(st.DB)
 	require.NoError(t, err)
-	srv := New(Config{Book: book, Journal: st.Store, Tokens: tokens, Version: "test", Appliance: "fb-test"})
+	v, err := vault.Open(filepath.Join(t.TempDir(), "vault"))
+	require.NoError(t, err)
+	t.Cleanup(func() { v.Close() })
+	srv := New(Config{Book: book, Journal: st.Store, Tokens: tokens, Vault: v, Version: "test", Appliance: "fb-test"})
 	f := &fixture{srv: srv, store: st, tokens: tokens, tcp: httptest.NewServer(srv)}
 	t.Cleanup(f.tcp.Close)
 
@@ -90,7 +94,7 @@ func TestEveryCallNeedsAuthentication(t *testing.T) {
 	f := newFixture(t)
 	for _, rt := range routes() {
 		method, path, _ := strings.Cut(rt.pattern, " ")
-		path = strings.NewReplacer("{id}", "FB-2026-0001", "{command}", "notes", "{name}", "x").Replace(path)
+		path = strings.NewReplacer("{id}", "FB-2026-0001", "{command}", "notes", "{name}", "x", "{sha256}", strings.Repeat("a", 64)).Replace(path)
 		for _, tok := range []string{"", "fbt_wrong", "not-a-token"} {
 			code, m := f.call(t, tok, method, path, `{}`)
 			assert.Equal(t, http.StatusUnauthorized, code, "%s %s with %q", method, path, tok)

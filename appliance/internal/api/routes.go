@@ -14,25 +14,28 @@ import (
 // changes to the appliance admin.
 func routes() []route {
 	return []route{
-		{"GET /api/v1/status", auth.Viewer, getStatus},
+		{"GET /api/v1/status", auth.Viewer, getStatus, 0},
 
-		{"GET /api/v1/cases", auth.Viewer, listCases},
-		{"POST /api/v1/cases", auth.Responder, createCase},
-		{"GET /api/v1/cases/{id}", auth.Viewer, getCase},
-		{"GET /api/v1/cases/{id}/journal", auth.Viewer, getJournal},
-		{"GET /api/v1/cases/{id}/verify", auth.Viewer, verifyCase},
-		{"POST /api/v1/cases/{id}/assets", auth.Responder, importAssets},
-		{"POST /api/v1/cases/{id}/{command}", auth.Responder, caseCommand},
+		{"GET /api/v1/cases", auth.Viewer, listCases, 0},
+		{"POST /api/v1/cases", auth.Responder, createCase, 0},
+		{"GET /api/v1/cases/{id}", auth.Viewer, getCase, 0},
+		{"GET /api/v1/cases/{id}/journal", auth.Viewer, getJournal, 0},
+		{"GET /api/v1/cases/{id}/verify", auth.Viewer, verifyCase, 0},
+		{"POST /api/v1/cases/{id}/assets", auth.Responder, importAssets, 0},
+		{"POST /api/v1/cases/{id}/{command}", auth.Responder, caseCommand, 0},
+		{"GET /api/v1/cases/{id}/evidence", auth.Viewer, listEvidence, 0},
+		{"GET /api/v1/cases/{id}/evidence/{sha256}", auth.Viewer, getEvidence, 0},
+		{"POST /api/v1/cases/{id}/evidence", auth.Responder, collectEvidence, unlimited},
+		{"POST /api/v1/cases/{id}/analyses", auth.Responder, analyzeEvidence, 0},
 
-		{"GET /api/v1/tokens", auth.Admin, listTokens},
-		{"POST /api/v1/tokens", auth.Admin, createToken},
-		{"DELETE /api/v1/tokens/{name}", auth.Admin, revokeToken},
+		{"GET /api/v1/tokens", auth.Admin, listTokens, 0},
+		{"POST /api/v1/tokens", auth.Admin, createToken, 0},
+		{"DELETE /api/v1/tokens/{name}", auth.Admin, revokeToken, 0},
 
-		{"POST /api/v1/analyze", auth.Responder, notYet("analysis of captures")},
-		{"GET /api/v1/evidence", auth.Viewer, notYet("the evidence vault")},
-		{"GET /api/v1/isolations", auth.Viewer, notYet("containment")},
-		{"GET /api/v1/modules", auth.Viewer, notYet("the module host")},
-		{"GET /api/v1/sync", auth.Viewer, notYet("sync to headquarters")},
+		{"POST /api/v1/cases/{id}/export", auth.Responder, notYet("evidence export"), 0},
+		{"GET /api/v1/isolations", auth.Viewer, notYet("containment"), 0},
+		{"GET /api/v1/modules", auth.Viewer, notYet("the module host"), 0},
+		{"GET /api/v1/sync", auth.Viewer, notYet("sync to headquarters"), 0},
 	}
 }
 

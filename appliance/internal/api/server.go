@@ -26,6 +26,7 @@ import (
 	"github.com/firebreak-ir/firebreak/appliance/internal/auth"
 	"github.com/firebreak-ir/firebreak/appliance/internal/casebook"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
+	"github.com/firebreak-ir/firebreak/appliance/internal/vault"
 )
 
 // MaxBody is the largest request body accepted.
@@ -36,6 +37,7 @@ type Config struct {
 	Book      *casebook.Book
 	Journal   *journal.Store
 	Tokens    *auth.Tokens
+	Vault     *vault.Vault
 	Version   string
 	Appliance string // appliance ID
 	Logger    *slog.Logger
@@ -55,7 +57,10 @@ type route struct {
 	pattern string    // method and path, as http.ServeMux takes them
 	role    auth.Role // the least role that may call it
 	handle  func(s *Server, w http.ResponseWriter, r *http.Request, c auth.Caller) error
+	maxBody int64 // 0: MaxBody; unlimited: no limit (uploads to the vault)
 }
+
+const unlimited = -1
 
 // New returns the API handler.
 func New(cfg Config) *Server {
@@ -161,7 +166,13 @@ func (s *Server) wrap(rt route) http.Handler {
 			err = userErrorf(ErrForbidden, "role %s may not do this (needs %s)", c.Role, rt.role)
 		}
 		if err == nil {
-			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+			switch rt.maxBody {
+			case 0:
+				r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+			case unlimited:
+			default:
+				r.Body = http.MaxBytesReader(w, r.Body, rt.maxBody)
+			}
 			err = rt.handle(s, w, r, c)
 		}
 		if err != nil {

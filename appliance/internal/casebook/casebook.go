@@ -130,8 +130,9 @@ func (b *Book) View(id string, fn func(c *cases.Case) error) error {
 }
 
 // Do validates a command against the current state of the case and
-// appends what it returns. Commands on one case are serialised, so the state
-// a command was checked against is the state it is applied to.
+// appends what it returns (nothing, if the Change has no type). Commands on
+// one case are serialised, so the state a command was checked against is the
+// state it is applied to.
 func (b *Book) Do(ctx context.Context, actor, id string, cmd func(c *cases.Case) (cases.Change, error)) error {
 	h, err := b.get(id)
 	if err != nil {
@@ -143,8 +144,8 @@ func (b *Book) Do(ctx context.Context, actor, id string, cmd func(c *cases.Case)
 		return err
 	}
 	ch, err := cmd(h.c)
-	if err != nil {
-		return err
+	if err != nil || ch.Type == "" {
+		return err // a Change with no type means there is nothing to record
 	}
 	if _, err := b.j.Append(ctx, journal.Record{Journal: id, Actor: actor, Type: ch.Type, Payload: ch.Payload}); err != nil {
 		return err

@@ -174,6 +174,8 @@ type Case struct {
 	Tasks          []Task               `json:"tasks"`
 	Engineers      []Engineer           `json:"engineers"`
 	Assets         []Asset              `json:"assets"`
+	Evidence       []EvidenceItem       `json:"evidence"`
+	Analyses       []AnalysisRecord     `json:"analyses"`
 
 	LastSeq  uint64       `json:"last_seq"`
 	HeadHash journal.Hash `json:"head_hash"`
@@ -239,6 +241,8 @@ func New(id string) *Case {
 		Tasks:        []Task{},
 		Engineers:    []Engineer{},
 		Assets:       []Asset{},
+		Evidence:     []EvidenceItem{},
+		Analyses:     []AnalysisRecord{},
 	}
 }
 
@@ -449,6 +453,9 @@ func (c *Case) apply(e journal.Entry) error {
 		} else {
 			c.Engineers = append(c.Engineers, Engineer{Name: p.Engineer, Role: p.Role, Active: true, JoinedAt: at})
 		}
+
+	case TypeEvidenceCollected, TypeAnalysisCompleted:
+		return c.applyEvidence(e)
 
 	case TypeEngineerLeft:
 		var p EngineerLeft

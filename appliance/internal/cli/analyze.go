@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"time"
+
+	"github.com/firebreak-ir/firebreak/appliance/internal/cases"
 
 	"github.com/firebreak-ir/firebreak/capture"
 )
@@ -26,9 +30,6 @@ func runAnalyze(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *caseID != "" {
-		return fmt.Errorf("analyze --case: sealing captures into a case's evidence is not built yet; run without --case")
-	}
 	var out io.Writer = e.stdout
 	if *eveOut != "-" {
 		fh, err := os.OpenFile(*eveOut, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -37,6 +38,9 @@ func runAnalyze(e *env, args []string) error {
 		}
 		defer fh.Close()
 		out = fh
+	}
+	if *caseID != "" {
+		return analyzeCase(f, *caseID, files, out, *depth, *midstream, *quiet)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -57,4 +61,46 @@ func runAnalyze(e *env, args []string) error {
 			st.Packets, st.Bytes, st.Files, st.Flows, st.Events, st.Warnings, el.Round(time.Millisecond), float64(st.Packets)/el.Seconds())
 	}
 	return nil
+}
+
+// analyzeCase seals each capture into the case's evidence through the
+// daemon, has the daemon analyse them as one capture, and writes the EVE
+// output it kept.
+func analyzeCase(f *flags, id string, files []string, out io.Writer, depth int64, midstream, quiet bool) error {
+	c := f.client()
+	var inputs []string
+	for _, name := range files {
+		if name == "-" {
+			return usagef("--case needs capture files, not stdin")
+		}
+		fh, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		var item cases.EvidenceItem
+		q := url.Values{"category": {cases.EvidencePcap}, "name": {filepath.Base(name)},
+			"not_seized_reason": {"network traffic has no original medium; the capture file handed over is the evidence"}}
+		err = c.upload("/cases/"+id+"/evidence?"+q.Encode(), "application/octet-stream", fh, &item)
+		fh.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if !quiet {
+			fmt.Fprintf(f.e.stderr, "sealed %s as exhibit %s, sha256 %s, %d bytes\n", name, item.Exhibit, item.SHA256, item.Size)
+		}
+		inputs = append(inputs, item.SHA256)
+	}
+	var done cases.AnalysisCompleted
+	if err := c.call("POST", "/cases/"+id+"/analyses", map[string]any{"inputs": inputs, "stream_depth": depth, "midstream": midstream}, &done); err != nil {
+		return err
+	}
+	for _, w := range done.Warnings {
+		fmt.Fprintf(f.e.stderr, "warning: %s\n", w)
+	}
+	if !quiet {
+		st := done.Stats
+		fmt.Fprintf(f.e.stderr, "analyzed %d packets in %d files, %d flows, %d events, %d warnings; EVE output kept as sha256 %s\n",
+			st["packets"], st["files"], st["flows"], st["events"], st["warnings"], done.Output)
+	}
+	return c.do("GET", "/cases/"+id+"/evidence/"+done.Output, "", nil, out)
 }

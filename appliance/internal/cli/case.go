@@ -410,7 +410,7 @@ func caseAssets(f *flags, args []string) error {
 	}
 	var c caseView
 	path := fmt.Sprintf("/cases/%s/assets?mode=%s&source=%s", pos[1], mode, urlQuery(pos[2]))
-	if err := f.client().call("POST", path, in, &c); err != nil {
+	if err := f.client().upload(path, "text/csv", in, &c); err != nil {
 		return err
 	}
 	if f.json {

@@ -44,27 +44,32 @@ func (f *flags) client() *client {
 	}
 }
 
-// call sends a request with body (JSON-encoded unless it is an io.Reader)
-// and decodes the answer into out, unless out is nil.
+// call sends a request with body encoded as JSON (none if nil) and decodes
+// the answer into out: JSON into a value, or copied into an io.Writer, or
+// dropped if out is nil.
 func (c *client) call(method, path string, body, out any) error {
 	var rd io.Reader
-	ctype := "application/json"
-	switch b := body.(type) {
-	case nil:
-	case io.Reader:
-		rd, ctype = b, "text/csv"
-	default:
-		raw, err := json.Marshal(b)
+	if body != nil {
+		raw, err := json.Marshal(body)
 		if err != nil {
 			return err
 		}
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequest(method, "http://firebreak/api/v1"+path, rd)
+	return c.do(method, path, "application/json", rd, out)
+}
+
+// upload posts raw bytes of the given content type.
+func (c *client) upload(path, ctype string, body io.Reader, out any) error {
+	return c.do("POST", path, ctype, body, out)
+}
+
+func (c *client) do(method, path, ctype string, body io.Reader, out any) error {
+	req, err := http.NewRequest(method, "http://firebreak/api/v1"+path, body)
 	if err != nil {
 		return err
 	}
-	if rd != nil {
+	if body != nil {
 		req.Header.Set("Content-Type", ctype)
 	}
 	if c.engineer != "" {
@@ -86,14 +91,15 @@ func (c *client) call(method, path string, body, out any) error {
 		}
 		return &e
 	}
-	if out == nil {
+	switch out := out.(type) {
+	case nil:
 		return nil
-	}
-	if w, ok := out.(io.Writer); ok {
-		_, err = io.Copy(w, resp.Body)
+	case io.Writer:
+		_, err = io.Copy(out, resp.Body)
 		return err
+	default:
+		return json.NewDecoder(resp.Body).Decode(out)
 	}
-	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 func urlQuery(s string) string { return url.QueryEscape(s) }

@@ -21,6 +21,7 @@ import (
 	"github.com/firebreak-ir/firebreak/appliance/internal/casebook"
 	"github.com/firebreak-ir/firebreak/appliance/internal/datadir"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
+	"github.com/firebreak-ir/firebreak/appliance/internal/vault"
 )
 
 // Options configure the daemon. Zero values are the documented defaults.
@@ -44,6 +45,7 @@ type Daemon struct {
 	Dir     *datadir.Dir
 	Journal *journal.Store
 	Book    *casebook.Book
+	Vault   *vault.Vault
 	// TCPAddr is the address the TCP API listens on, if any.
 	TCPAddr net.Addr
 
@@ -83,8 +85,11 @@ func Start(opts Options) (d *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.Vault, err = vault.Open(dir.Vault()); err != nil {
+		return nil, err
+	}
 	handler := api.New(api.Config{
-		Book: d.Book, Journal: d.Journal, Tokens: tokens,
+		Book: d.Book, Journal: d.Journal, Tokens: tokens, Vault: d.Vault,
 		Version: opts.Version, Appliance: dir.Identity.ID(), Logger: log,
 	})
 	if _, err := d.Journal.Append(context.Background(), journal.Record{
@@ -144,6 +149,9 @@ func (d *Daemon) Close() error {
 	}
 	if d.Journal != nil {
 		d.Journal.Close()
+	}
+	if d.Vault != nil {
+		d.Vault.Close()
 	}
 	os.Remove(d.Dir.Socket())
 	return d.Dir.Close()

@@ -1,0 +1,195 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/firebreak-ir/firebreak/appliance/internal/auth"
+	"github.com/firebreak-ir/firebreak/appliance/internal/cases"
+	"github.com/firebreak-ir/firebreak/capture"
+)
+
+// collectEvidence stores the request body in the vault and records it as
+// evidence of the case: POST /cases/{id}/evidence?category=pcap&name=FILE.
+// The bytes are hashed while they are written; the item is journaled only
+// once they are on disk.
+func collectEvidence(s *Server, w http.ResponseWriter, r *http.Request, c auth.Caller) error {
+	id := r.PathValue("id")
+	q := r.URL.Query()
+	// Refuse early, before storing anything, if the case cannot take it.
+	if err := s.cfg.Book.View(id, func(cs *cases.Case) error {
+		if cs.IsClosed() {
+			return cases.ErrClosed
+		}
+		return nil
+	}); err != nil {
+		return caseError(err)
+	}
+	br := bufio.NewReaderSize(r.Body, 64<<10)
+	head, _ := br.Peek(4)
+	format := q.Get("format")
+	if format == "" {
+		format = capture.Format(head)
+	}
+	blob, err := s.cfg.Vault.Put(br)
+	if err != nil {
+		return err
+	}
+	req := cases.CollectRequest{
+		Category:    q.Get("category"),
+		Format:      format,
+		SHA256:      blob.SHA256,
+		Size:        blob.Size,
+		Source:      cases.EvidenceSource{Host: q.Get("host"), Path: filepath.Base(q.Get("name"))},
+		Method:      cases.EvidenceMethod{Tool: "firebreak", Version: s.cfg.Version, Args: []string{"evidence upload"}},
+		Collectors:  []string{c.Actor},
+		NotSeized:   q.Get("not_seized_reason"),
+		Description: q.Get("description"),
+	}
+	if req.Source.Path == "." {
+		req.Source.Path = ""
+	}
+	// The same bytes handed over again are the same exhibit.
+	var item cases.EvidenceItem
+	status := http.StatusCreated
+	err = s.cfg.Book.Do(r.Context(), c.Actor, id, func(cs *cases.Case) (cases.Change, error) {
+		if it := cs.EvidenceByHash(blob.SHA256); it != nil && it.Category == req.Category {
+			status = http.StatusOK
+			return cases.Change{}, nil
+		}
+		return cs.Collect(req)
+	})
+	if err != nil {
+		return caseError(err)
+	}
+	s.cfg.Book.View(id, func(cs *cases.Case) error { item = *cs.EvidenceByHash(blob.SHA256); return nil })
+	return writeJSON(w, status, item)
+}
+
+func listEvidence(s *Server, w http.ResponseWriter, r *http.Request, c auth.Caller) error {
+	return caseError(s.cfg.Book.View(r.PathValue("id"), func(cs *cases.Case) error {
+		return writeJSON(w, http.StatusOK, cs.Evidence)
+	}))
+}
+
+// getEvidence streams one item of the case from the vault.
+func getEvidence(s *Server, w http.ResponseWriter, r *http.Request, c auth.Caller) error {
+	sum := r.PathValue("sha256")
+	var name string
+	err := s.cfg.Book.View(r.PathValue("id"), func(cs *cases.Case) error {
+		it := cs.EvidenceByHash(sum)
+		if it == nil {
+			return userErrorf(ErrNotFound, "no evidence %s on this case", sum)
+		}
+		name = it.Exhibit
+		return nil
+	})
+	if err != nil {
+		return caseError(err)
+	}
+	f, err := s.cfg.Vault.Open(sum)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name+"-"+sum[:12]))
+	http.ServeContent(w, r, "", time.Time{}, f)
+	return nil
+}
+
+// analysisRequest is the body of POST /cases/{id}/analyses.
+type analysisRequest struct {
+	Inputs      []string `json:"inputs"` // SHA-256 of pcap items of the case, analysed as one capture
+	StreamDepth int64    `json:"stream_depth,omitempty"`
+	Midstream   bool     `json:"midstream,omitempty"`
+}
+
+func (a *analysisRequest) Validate() error {
+	if len(a.Inputs) == 0 || len(a.Inputs) > 1024 {
+		return fmt.Errorf("inputs: give 1 to 1024 evidence hashes")
+	}
+	return nil
+}
+
+// analyzeEvidence analyses pcap items of the case, stores the EVE output as
+// a derived item, and journals the analysis with its counts.
+func analyzeEvidence(s *Server, w http.ResponseWriter, r *http.Request, c auth.Caller) error {
+	var req analysisRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	var paths []string
+	err := s.cfg.Book.View(id, func(cs *cases.Case) error {
+		for _, sum := range req.Inputs {
+			it := cs.EvidenceByHash(sum)
+			if it == nil || it.Category != cases.EvidencePcap {
+				return userErrorf(ErrBadRequest, "%s is not a capture in this case's evidence", sum)
+			}
+			p, err := s.cfg.Vault.Path(sum)
+			if err != nil {
+				return err
+			}
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return caseError(err)
+	}
+
+	opts := capture.Options{StreamDepth: req.StreamDepth, Midstream: req.Midstream}
+	var warnings []string
+	opts.Warn = func(wn capture.Warning) {
+		if len(warnings) < 100 {
+			wn.File = filepath.Base(wn.File)
+			warnings = append(warnings, wn.String())
+		}
+	}
+	pr, pw := io.Pipe()
+	var st capture.Stats
+	analysed := make(chan struct{})
+	go func() {
+		defer close(analysed)
+		ew := capture.NewEVEWriter(pw)
+		var err error
+		st, err = capture.Analyze(context.WithoutCancel(r.Context()), opts, paths, ew.Write)
+		if ferr := ew.Flush(); err == nil {
+			err = ferr
+		}
+		pw.CloseWithError(err)
+	}()
+	out, err := s.cfg.Vault.Put(pr)
+	pr.Close() // unblocks the analysis if Put failed early
+	<-analysed
+	if err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	method := cases.EvidenceMethod{Tool: "firebreak analyze", Version: s.cfg.Version,
+		Args: []string{fmt.Sprintf("stream_depth=%d", req.StreamDepth), fmt.Sprintf("midstream=%t", req.Midstream)}}
+	done := cases.AnalysisCompleted{Inputs: req.Inputs, Output: out.SHA256, Tool: method, Warnings: warnings,
+		Stats: map[string]uint64{"files": st.Files, "packets": st.Packets, "bytes": st.Bytes, "decoded": st.Decoded,
+			"flows": st.Flows, "events": st.Events, "warnings": st.Warnings, "stream_gaps": st.StreamGaps}}
+	err = s.cfg.Book.Do(r.Context(), c.Actor, id, func(cs *cases.Case) (cases.Change, error) {
+		if it := cs.EvidenceByHash(out.SHA256); it != nil {
+			return cases.Change{}, nil // the same output was kept before; only the analysis is new
+		}
+		return cs.Collect(cases.CollectRequest{Category: cases.EvidenceEVE, Format: "eve-json", SHA256: out.SHA256, Size: out.Size,
+			Method: method, Collectors: []string{c.Actor}, DerivedFrom: req.Inputs,
+			Description: "EVE JSON metadata produced by analysing the listed captures"})
+	})
+	if err != nil {
+		return caseError(err)
+	}
+	err = s.cfg.Book.Do(r.Context(), c.Actor, id, func(cs *cases.Case) (cases.Change, error) { return cs.CompleteAnalysis(done) })
+	if err != nil {
+		return caseError(err)
+	}
+	return writeJSON(w, http.StatusCreated, done)
+}
