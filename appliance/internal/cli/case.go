@@ -40,6 +40,7 @@ func init() {
 		"task":      {"case task add ID TITLE [--assignee NAME] | case task done ID TASK", "Add a task to a case, or mark one done.", caseTask},
 		"join":      {"case join ID ENGINEER [--role lead|member]", "Put an engineer on a case.", caseJoin},
 		"milestone": {"case milestone ID MILESTONE [--at TIME]", "Record an SLA milestone: responded, on_site, contained, report_delivered.", caseMilestone},
+		"sla":       {"case sla ID [--responded D] [--on-site D] [--contained D] [--report D] [--reason TEXT]", "Set a case's SLA targets, durations from the request (e.g. 30m, 2h, 48h).", caseSLA},
 		"verify":    {"case verify ID", "Re-walk a case's hash chain; fails and names the first bad entry.", caseVerify},
 	}
 }
@@ -483,4 +484,30 @@ func caseVerify(f *flags, args []string) error {
 		fmt.Fprintf(f.e.stdout, "%s: chain verified, %d entries, head %s\n", v.Case, v.Entries, v.Head)
 	}
 	return nil
+}
+
+func caseSLA(f *flags, args []string) error {
+	var r cases.SLATargetsRequest
+	durs := map[string]**cases.Duration{"responded": &r.Responded, "on-site": &r.OnSite, "contained": &r.Contained, "report": &r.ReportDelivered}
+	vals := map[string]*string{}
+	for name := range durs {
+		vals[name] = f.String(name, "", "target for "+name+", from the request")
+	}
+	f.StringVar(&r.Reason, "reason", "", "why the targets change")
+	pos, err := f.parse(args, 1, 1)
+	if err != nil {
+		return err
+	}
+	for name, v := range vals {
+		if *v == "" {
+			continue
+		}
+		d, err := time.ParseDuration(*v)
+		if err != nil {
+			return usagef("--%s %q: want a duration such as 30m or 4h", name, *v)
+		}
+		cd := cases.Duration(d)
+		*durs[name] = &cd
+	}
+	return f.command(pos[0], "sla", r)
 }

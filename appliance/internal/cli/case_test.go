@@ -62,6 +62,7 @@ func buildCase(t *testing.T, dir string) (string, uint64) {
 
 	mustFB(t, dir, "case", "join", id, "alice", "--role", "lead")
 	mustFB(t, dir, "case", "join", id, "bob")
+	mustFB(t, dir, "case", "sla", id, "--responded", "30m", "--on-site", "2h", "--reason", "contract with Example Co.")
 	mustFB(t, dir, "case", "milestone", id, "responded", "--as", "alice")
 	mustFB(t, dir, "case", "milestone", id, "on_site", "--as", "alice")
 	mustFB(t, dir, "case", "phase", id, "confirmed", "--reason", "webshell found in /var/www/html/upload", "--as", "alice")
@@ -101,7 +102,7 @@ func buildCase(t *testing.T, dir string) (string, uint64) {
 	assert.Contains(t, mustFB(t, dir, "case", "show", id), "contained")
 	log := mustFB(t, dir, "case", "log", id)
 	assert.Contains(t, log, "classification.set")
-	assert.Contains(t, mustFB(t, dir, "case", "verify", id), "chain verified, 13 entries")
+	assert.Contains(t, mustFB(t, dir, "case", "verify", id), "chain verified, 14 entries")
 	return id, c.LastSeq + 1
 }
 
@@ -109,7 +110,7 @@ func TestCaseThroughCLIAndTamperedJournal(t *testing.T) {
 	dir := t.TempDir()
 	d := startDaemon(t, dir)
 	id, n := buildCase(t, dir)
-	require.Equal(t, uint64(13), n)
+	require.Equal(t, uint64(14), n)
 	require.NoError(t, d.Close())
 
 	key := func(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
@@ -119,19 +120,19 @@ func TestCaseThroughCLIAndTamperedJournal(t *testing.T) {
 		want string
 	}{
 		{"modify", func(b *bolt.Bucket) {
-			v := append([]byte(nil), b.Get(key(9))...)
+			v := append([]byte(nil), b.Get(key(10))...)
 			i := bytes.Index(v, []byte("alert(1)"))
 			require.Positive(t, i)
 			v[i] = 'A'
-			b.Put(key(9), v)
-		}, "chain broken at entry 9 (modified)"},
+			b.Put(key(10), v)
+		}, "chain broken at entry 10 (modified)"},
 		{"delete", func(b *bolt.Bucket) { b.Delete(key(5)) }, "chain broken at entry 5 (deleted)"},
 		{"reorder", func(b *bolt.Bucket) {
 			v4, v7 := append([]byte(nil), b.Get(key(4))...), append([]byte(nil), b.Get(key(7))...)
 			b.Put(key(4), v7)
 			b.Put(key(7), v4)
 		}, "chain broken at entry 4 (reordered)"},
-		{"truncate", func(b *bolt.Bucket) { b.Delete(key(13)); b.Delete(key(12)) }, "chain broken at entry 12 (truncated)"},
+		{"truncate", func(b *bolt.Bucket) { b.Delete(key(14)); b.Delete(key(13)) }, "chain broken at entry 13 (truncated)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
