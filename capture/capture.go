@@ -1,0 +1,307 @@
+package capture
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/firebreak-ir/firebreak/capture/internal/decode"
+	"github.com/firebreak-ir/firebreak/capture/internal/engine"
+	"github.com/firebreak-ir/firebreak/capture/internal/eve"
+	"github.com/firebreak-ir/firebreak/capture/internal/flow"
+	"github.com/firebreak-ir/firebreak/capture/internal/pcapio"
+)
+
+// Event is one EVE record. Its fields carry Suricata's JSON names; marshal
+// it with encoding/json or write it with an EVEWriter.
+type Event = eve.Event
+
+// Timeouts are flow timeouts in packet time, per protocol and state. Zero
+// fields take Suricata's defaults: TCP new 60 s, established 600 s, closed
+// 60 s; UDP new 30 s, established 300 s; ICMP new 30 s, established 300 s.
+type Timeouts struct {
+	TCPNew, TCPEstablished, TCPClosed time.Duration
+	UDPNew, UDPEstablished            time.Duration
+	ICMPNew, ICMPEstablished          time.Duration
+}
+
+// Options configures Analyze. The zero value is the documented default.
+type Options struct {
+	// StreamDepth is how many bytes of each direction of a TCP connection
+	// are reassembled for the application parsers. 0 means 1 MiB
+	// (Suricata's default); a negative value means unlimited.
+	StreamDepth int64
+	// Midstream analyses TCP connections whose handshake was not captured.
+	// Off by default, as in Suricata: such flows are counted but get no
+	// application metadata.
+	Midstream bool
+	// Timeouts end idle flows, in packet time.
+	Timeouts Timeouts
+	// MaxFlows caps the flow table; the flow idle longest is ended (reason
+	// "forced") to make room. Default 65536.
+	MaxFlows int
+	// MemCap bounds the bytes held for TCP reassembly and, separately, by
+	// the application parsers, across all flows (so up to twice MemCap in
+	// all). Default 256 MiB. Together with MaxFlows and the fragment caps it
+	// bounds the analyser's memory whatever the capture holds.
+	MemCap int
+	// IgnoreVLAN leaves VLAN IDs out of flow tracking
+	// (Suricata's vlan.use-for-tracking: false).
+	IgnoreVLAN bool
+	// CommunityIDSeed is the Community ID v1 seed (default 0).
+	CommunityIDSeed uint16
+	// DNSPorts are extra ports whose UDP and TCP payloads are parsed as DNS
+	// (53 always is). TCP carrying length-prefixed DNS is found on any port.
+	DNSPorts []uint16
+	// TLSCertificates adds the certificates themselves, base64 DER, to tls
+	// events (tls.certificate, tls.chain and the client's), as Suricata's
+	// custom TLS fields do.
+	TLSCertificates bool
+	// BPF would filter packets; not yet supported (ErrNotSupported).
+	BPF string
+	// NoStats suppresses the final "stats" event.
+	NoStats bool
+	// Stdin is read for the path "-". Default os.Stdin.
+	Stdin io.Reader
+	// Warn receives recoverable problems (damaged records, unreadable
+	// inputs). Nil discards them; they are still counted in Stats.
+	Warn func(Warning)
+}
+
+// Warning is a recoverable problem with one input. Packet is the 1-based
+// record number within File (0 when the problem is with the whole file).
+// Err matches ErrTruncated, ErrCorrupt or ErrFormat with errors.Is.
+type Warning struct {
+	File   string
+	Packet uint64
+	Err    error
+}
+
+func (w Warning) String() string {
+	if w.Packet == 0 {
+		return fmt.Sprintf("%s: %v", w.File, w.Err)
+	}
+	return fmt.Sprintf("%s: packet %d: %v", w.File, w.Packet, w.Err)
+}
+
+// Stats summarises an analysis.
+type Stats struct {
+	Files       uint64 // inputs read
+	Packets     uint64 // records read
+	Bytes       uint64 // captured bytes read
+	Decoded     uint64 // packets with at least one IP layer decoded
+	Undecoded   uint64 // packets without (non-IP, unknown link type, garbage)
+	Truncated   uint64 // packets whose headers were cut short
+	Fragments   uint64 // IP fragments seen
+	Reassembled uint64 // datagrams rebuilt from fragments
+	Flows       uint64 // flows created
+	FlowsForced uint64 // flows ended early because the table was full
+	StreamGaps  uint64 // holes skipped in TCP streams
+	Events      uint64 // events emitted
+	Warnings    uint64 // warnings raised
+}
+
+// Analyze reads the captures at paths ("-" is Options.Stdin) in order, as
+// one continuous capture, and passes every event to emit. It returns when
+// the inputs are exhausted, ctx is cancelled (ctx.Err()), or emit fails
+// (that error). Flows still open at the end are logged with reason
+// "shutdown", then a "stats" event unless NoStats is set.
+func Analyze(ctx context.Context, opts Options, paths []string, emit func(*Event) error) (Stats, error) {
+	var st Stats
+	if opts.BPF != "" {
+		return st, fmt.Errorf("bpf filter: %w", ErrNotSupported)
+	}
+	if len(paths) == 0 {
+		return st, ErrNoInput
+	}
+	if emit == nil {
+		emit = func(*Event) error { return nil }
+	}
+	var dnsPorts []uint16
+	dnsPorts = append(dnsPorts, opts.DNSPorts...)
+	eng := engine.New(engine.Config{
+		StreamDepth:     opts.StreamDepth,
+		Midstream:       opts.Midstream,
+		TLSCertificates: opts.TLSCertificates,
+		MemCap:          opts.MemCap,
+		AppMemCap:       opts.MemCap,
+		DNSPorts:        dnsPorts,
+		Flow: flow.Options{
+			Timeouts: flow.Timeouts{
+				TCPNew: opts.Timeouts.TCPNew, TCPEstablished: opts.Timeouts.TCPEstablished, TCPClosed: opts.Timeouts.TCPClosed,
+				UDPNew: opts.Timeouts.UDPNew, UDPEstablished: opts.Timeouts.UDPEstablished,
+				ICMPNew: opts.Timeouts.ICMPNew, ICMPEstablished: opts.Timeouts.ICMPEstablished,
+			},
+			MaxFlows:   opts.MaxFlows,
+			IgnoreVLAN: opts.IgnoreVLAN,
+			Seed:       opts.CommunityIDSeed,
+		},
+		Decode: decode.Options{},
+	}, emit)
+	warn := func(w Warning) {
+		st.Warnings++
+		if opts.Warn != nil {
+			opts.Warn(w)
+		}
+	}
+	var n uint64
+	var last time.Time
+	for _, path := range paths {
+		if err := ctx.Err(); err != nil {
+			return st.fill(eng), err
+		}
+		err := analyzeOne(ctx, opts, path, eng, &n, &last, warn)
+		st.Files++
+		if err != nil {
+			return st.fill(eng), err
+		}
+	}
+	if err := eng.Finish(); err != nil {
+		return st.fill(eng), err
+	}
+	st.fill(eng)
+	if !opts.NoStats {
+		st.Events++
+		if err := emit(statsEvent(&st, eng, last)); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+func analyzeOne(ctx context.Context, opts Options, path string, eng *engine.Engine, n *uint64, last *time.Time, warn func(Warning)) error {
+	var r io.Reader
+	if path == "-" {
+		r = opts.Stdin
+		if r == nil {
+			r = os.Stdin
+		}
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("open capture: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	rd, err := pcapio.Open(r)
+	if err != nil {
+		if errors.Is(err, pcapio.ErrUnknownFormat) || errors.Is(err, pcapio.ErrEmpty) {
+			warn(Warning{File: path, Err: fmt.Errorf("%w: %v", ErrFormat, err)})
+			return nil
+		}
+		var perr *pcapio.PacketError
+		if errors.As(err, &perr) {
+			warn(Warning{File: path, Err: fmt.Errorf("%w: %v", ErrFormat, err)})
+			return nil
+		}
+		warn(Warning{File: path, Err: fmt.Errorf("%w: %v", ErrFormat, err)})
+		return nil
+	}
+	defer rd.Close()
+	for i := uint64(0); ; i++ {
+		if i&4095 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		data, info, err := rd.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			var perr *pcapio.PacketError
+			if !errors.As(err, &perr) {
+				warn(Warning{File: path, Err: fmt.Errorf("%w: %v", ErrCorrupt, err)})
+				return nil
+			}
+			kind := ErrCorrupt
+			if errors.Is(err, pcapio.ErrTruncated) {
+				kind = ErrTruncated
+			}
+			warn(Warning{File: path, Packet: perr.Packet, Err: fmt.Errorf("%w: %v", kind, perr.Err)})
+			if perr.Fatal {
+				return nil
+			}
+			continue
+		}
+		*n++
+		*last = info.Timestamp
+		panics := eng.C.Panics
+		if err := eng.Packet(data, info.LinkType, info.Timestamp, *n); err != nil {
+			return err
+		}
+		if eng.C.Panics != panics {
+			warn(Warning{File: path, Packet: i + 1, Err: fmt.Errorf("%w: %v", ErrInternal, eng.LastPanic)})
+		}
+	}
+}
+
+func (st *Stats) fill(eng *engine.Engine) Stats {
+	c := eng.C
+	d := eng.Decoder().Stats
+	st.Packets = c.Packets
+	st.Bytes = c.Bytes
+	st.Decoded = c.Decoded
+	st.Undecoded = c.Undecoded
+	st.Truncated = d.Truncated
+	st.Fragments = d.Fragments
+	st.Reassembled = d.Reassembled
+	st.Flows = eng.Flows().Created
+	st.FlowsForced = eng.Flows().Evicted
+	st.StreamGaps = c.StreamGaps
+	st.Events = c.Events
+	return *st
+}
+
+func statsEvent(st *Stats, eng *engine.Engine, last time.Time) *Event {
+	d := eng.Decoder().Stats
+	app := map[string]any{}
+	for k, v := range eng.C.AppTx {
+		app[k] = v
+	}
+	return &Event{
+		Timestamp: eve.Time(last),
+		EventType: "stats",
+		Stats: &eve.StatsRec{
+			Capture: map[string]any{"files": st.Files, "warnings": st.Warnings},
+			Decoder: map[string]any{
+				"pkts": st.Packets, "bytes": st.Bytes, "invalid": d.Invalid, "ethernet": d.Ethernet,
+				"ipv4": d.IPv4, "ipv6": d.IPv6, "tcp": d.TCP, "udp": d.UDP, "icmpv4": d.ICMPv4, "icmpv6": d.ICMPv6,
+				"vlan": d.VLAN, "mpls": d.MPLS, "pppoe": d.PPPoE, "gre": d.GRE, "erspan": d.ERSPAN,
+				"vxlan": d.VXLAN, "teredo": d.Teredo, "truncated": d.Truncated,
+				"ipv4_frag": d.Fragments, "defrag_reassembled": d.Reassembled,
+			},
+			Flow:  map[string]any{"total": st.Flows, "forced": st.FlowsForced, "tcp_gaps": st.StreamGaps},
+			AppTx: app,
+		},
+	}
+}
+
+// EVEWriter writes events as EVE JSON lines. It buffers; call Flush at the
+// end. It is not safe for concurrent use.
+type EVEWriter struct {
+	bw  *bufio.Writer
+	buf []byte
+}
+
+// NewEVEWriter returns a writer of EVE lines to w.
+func NewEVEWriter(w io.Writer) *EVEWriter {
+	return &EVEWriter{bw: bufio.NewWriterSize(w, 256<<10)}
+}
+
+// Write writes one event as a line. Its signature fits Analyze's emit.
+// The line is the document encoding/json would produce for the event
+// (without HTML escaping), written by a reflection-free encoder.
+func (w *EVEWriter) Write(ev *Event) error {
+	w.buf = append(ev.AppendJSON(w.buf[:0]), '\n')
+	_, err := w.bw.Write(w.buf)
+	return err
+}
+
+// Flush writes buffered lines to the underlying writer.
+func (w *EVEWriter) Flush() error { return w.bw.Flush() }

@@ -1,0 +1,28 @@
+// Package capture is Firebreak's traffic analyser: it reads packet
+// captures (pcap, pcapng, either gzip-compressed, or a stream on stdin),
+// decodes them, tracks flows, reassembles TCP streams, extracts application
+// metadata (DNS, HTTP with fileinfo for message bodies, TLS, SSH, DHCP,
+// SMB) and emits Suricata-compatible EVE records. It is what
+// `firebreak analyze FILE... [--eve FILE]` runs.
+//
+// The public surface is small:
+//
+//	func Analyze(ctx context.Context, opts Options, paths []string, emit func(*Event) error) (Stats, error)
+//	func NewEVEWriter(w io.Writer) *EVEWriter   // (*EVEWriter).Write is an emit func
+//
+// Everything else lives under capture/internal. Analyze streams: memory is
+// bounded by the flow-table cap, the reassembly caps and per-parser limits,
+// not by the size of the capture, so a capture larger than RAM is fine.
+// Packet timestamps drive every time-based decision (flow and fragment
+// timeouts); the wall clock is never read, so the same capture always gives
+// the same events, flow_id included.
+//
+// Damaged captures are not fatal: a truncated or corrupt record is reported
+// through Options.Warn with its file and packet number and the analysis
+// continues where the format allows.
+//
+// This package must never write to the network, never modify its inputs,
+// never panic on hostile input, and never invent metadata: unfinished
+// features (BPF filters; storing or hashing transferred files) return
+// ErrNotSupported or produce nothing rather than a guess.
+package capture

@@ -1,0 +1,12 @@
+//go:build linux
+
+package afpacket
+
+import (
+	"testing"
+
+	"github.com/firebreak-ir/firebreak/capture/internal/netlab"
+)
+
+// TestMain fails the package on leaked file descriptors or goroutines.
+func TestMain(m *testing.M) { netlab.Main(m) }
