@@ -20,8 +20,8 @@ help: ## show this help
 build: ## build bin/firebreak, a static binary with everything it needs embedded
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./appliance/cmd/firebreak
 
-run: build ## run the appliance on ./firebreak-data with the API on 127.0.0.1:8080
-	$(BIN) serve --data $(DATA) --listen $(LISTEN)
+run: build ## run the appliance on ./firebreak-data, API on 127.0.0.1:8080, replaying the sample captures
+	$(BIN) serve --data $(DATA) --listen $(LISTEN) --sample
 
 test: build ## run every test (root-only tests skip without root), then each fuzz test for FUZZTIME
 	$(GO) test -count=1 -timeout 15m $(TESTFLAGS) ./...

@@ -17,6 +17,7 @@ import (
 	"github.com/firebreak-ir/firebreak/appliance/internal/auth"
 	"github.com/firebreak-ir/firebreak/appliance/internal/casebook"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal/journaltest"
+	"github.com/firebreak-ir/firebreak/appliance/internal/sensor"
 	"github.com/firebreak-ir/firebreak/appliance/internal/vault"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -40,7 +41,9 @@ func newFixture(t testing.TB) *fixture {
 	v, err := vault.Open(filepath.Join(t.TempDir(), "vault"))
 	require.NoError(t, err)
 	t.Cleanup(func() { v.Close() })
-	srv := New(Config{Book: book, Journal: st.Store, Tokens: tokens, Vault: v, Version: "test", Appliance: "fb-test"})
+	sn, err := sensor.New(sensor.Options{})
+	require.NoError(t, err)
+	srv := New(Config{Book: book, Journal: st.Store, Tokens: tokens, Vault: v, Sensor: sn, Version: "test", Appliance: "fb-test"})
 	f := &fixture{srv: srv, store: st, tokens: tokens, tcp: httptest.NewServer(srv)}
 	t.Cleanup(f.tcp.Close)
 

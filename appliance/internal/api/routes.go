@@ -28,12 +28,22 @@ func routes() []route {
 		{"POST /api/v1/cases/{id}/evidence", auth.Responder, collectEvidence, unlimited},
 		{"POST /api/v1/cases/{id}/analyses", auth.Responder, analyzeEvidence, 0},
 
+		{"GET /api/v1/capture", auth.Viewer, captureStatus, 0},
+		{"GET /api/v1/capture/events", auth.Viewer, captureEvents, 0},
+		{"GET /api/v1/capture/hosts", auth.Viewer, captureHosts, 0},
+
 		{"GET /api/v1/tokens", auth.Admin, listTokens, 0},
 		{"POST /api/v1/tokens", auth.Admin, createToken, 0},
 		{"DELETE /api/v1/tokens/{name}", auth.Admin, revokeToken, 0},
 
 		{"POST /api/v1/cases/{id}/export", auth.Responder, notYet("evidence export"), 0},
-		{"GET /api/v1/isolations", auth.Viewer, notYet("containment"), 0},
+		{"GET /api/v1/isolations", auth.Viewer, listIsolations, 0},
+		{"POST /api/v1/isolations", auth.Responder, addIsolation, 0},
+		{"POST /api/v1/isolations/plan", auth.Viewer, planIsolation, 0},
+		{"POST /api/v1/isolations/release", auth.Responder, releaseIsolations, 0},
+		{"GET /api/v1/isolations/{id}", auth.Viewer, getIsolation, 0},
+		{"POST /api/v1/isolations/{id}/confirm", auth.Responder, confirmIsolation, 0},
+		{"POST /api/v1/isolations/{id}/release", auth.Responder, releaseIsolation, 0},
 		{"GET /api/v1/modules", auth.Viewer, notYet("the module host"), 0},
 		{"GET /api/v1/sync", auth.Viewer, notYet("sync to headquarters"), 0},
 	}

@@ -25,7 +25,9 @@ import (
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/auth"
 	"github.com/firebreak-ir/firebreak/appliance/internal/casebook"
+	"github.com/firebreak-ir/firebreak/appliance/internal/contain"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
+	"github.com/firebreak-ir/firebreak/appliance/internal/sensor"
 	"github.com/firebreak-ir/firebreak/appliance/internal/vault"
 )
 
@@ -38,6 +40,8 @@ type Config struct {
 	Journal   *journal.Store
 	Tokens    *auth.Tokens
 	Vault     *vault.Vault
+	Sensor    *sensor.Sensor
+	Contain   *contain.Service // nil: containment not configured (501)
 	Version   string
 	Appliance string // appliance ID
 	Logger    *slog.Logger

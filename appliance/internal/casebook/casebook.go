@@ -110,47 +110,44 @@ func (b *Book) get(id string) (*held, error) {
 }
 
 // catchUp applies every entry committed after the projection's last one.
-// The caller holds h.mu.
-func (b *Book) catchUp(h *held) error {
-	return b.j.Entries(h.c.ID, h.c.LastSeq, h.c.Apply)
+// The caller holds the case's lock.
+func (b *Book) catchUp(c *cases.Case) error {
+	return b.j.Entries(c.ID, c.LastSeq, c.Apply)
 }
 
-// View calls fn with the case brought up to date. fn must not keep c.
-func (b *Book) View(id string, fn func(c *cases.Case) error) error {
+// withCase runs fn holding the case's lock, with its projection brought up
+// to date.
+func (b *Book) withCase(id string, fn func(c *cases.Case) error) error {
 	h, err := b.get(id)
 	if err != nil {
 		return err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err := b.catchUp(h); err != nil {
+	if err := b.catchUp(h.c); err != nil {
 		return err
 	}
 	return fn(h.c)
 }
+
+// View calls fn with the case brought up to date. fn must not keep c.
+func (b *Book) View(id string, fn func(c *cases.Case) error) error { return b.withCase(id, fn) }
 
 // Do validates a command against the current state of the case and
 // appends what it returns (nothing, if the Change has no type). Commands on
 // one case are serialised, so the state a command was checked against is the
 // state it is applied to.
 func (b *Book) Do(ctx context.Context, actor, id string, cmd func(c *cases.Case) (cases.Change, error)) error {
-	h, err := b.get(id)
-	if err != nil {
-		return err
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err := b.catchUp(h); err != nil {
-		return err
-	}
-	ch, err := cmd(h.c)
-	if err != nil || ch.Type == "" {
-		return err // a Change with no type means there is nothing to record
-	}
-	if _, err := b.j.Append(ctx, journal.Record{Journal: id, Actor: actor, Type: ch.Type, Payload: ch.Payload}); err != nil {
-		return err
-	}
-	return b.catchUp(h)
+	return b.withCase(id, func(c *cases.Case) error {
+		ch, err := cmd(c)
+		if err != nil || ch.Type == "" {
+			return err // a Change with no type means there is nothing to record
+		}
+		if _, err := b.j.Append(ctx, journal.Record{Journal: id, Actor: actor, Type: ch.Type, Payload: ch.Payload}); err != nil {
+			return err
+		}
+		return b.catchUp(c)
+	})
 }
 
 // Summary is one line of the case list.

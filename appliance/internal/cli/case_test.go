@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/daemon"
 	"github.com/stretchr/testify/assert"
@@ -223,4 +224,25 @@ func TestTokensAndTCP(t *testing.T) {
 
 	_, err = daemon.Start(daemon.Options{DataDir: t.TempDir(), Listen: "0.0.0.0:0", Logger: discardLogger()})
 	assert.ErrorContains(t, err, "HTTPS on a management address is not built yet")
+}
+
+func TestCaptureViewOfTheSamples(t *testing.T) {
+	dir := t.TempDir()
+	d, err := daemon.Start(daemon.Options{DataDir: dir, Sample: true, Logger: discardLogger()})
+	require.NoError(t, err)
+	defer d.Close()
+	require.Eventually(t, func() bool {
+		return strings.Contains(mustFB(t, dir, "capture", "status"), "finished")
+	}, 10*time.Second, 20*time.Millisecond)
+	st := mustFB(t, dir, "capture", "status")
+	assert.Contains(t, st, "sample captures")
+	assert.Regexp(t, `dns=\d+`, st)
+	hosts := mustFB(t, dir, "capture", "hosts")
+	assert.Contains(t, hosts, "nas1", "the DHCP client's name")
+	assert.Contains(t, hosts, "00:11:32:17:49:f0", "and its MAC")
+	ev := mustFB(t, dir, "capture", "events", "ssh", "--limit", "1")
+	assert.Contains(t, ev, `"event_type":"ssh"`)
+	code, _, errs := fb(t, dir, "capture", "events", "<script>")
+	assert.Equal(t, ExitFail, code)
+	assert.Contains(t, errs, "type must be an EVE event type")
 }

@@ -37,6 +37,8 @@ func init() {
 		"serve":   {"run the appliance daemon", runServe},
 		"case":    {"open, work and verify incident cases", runCase},
 		"analyze": {"analyse captures and write EVE JSON", runAnalyze},
+		"capture": {"what the appliance sees on the wire: sources, events, hosts", runCapture},
+		"isolate": {"contain hosts: isolate, plan, confirm, release", runIsolate},
 		"token":   {"manage API tokens for scripts", runToken},
 		"version": {"print the version", runVersion},
 	}
@@ -179,3 +181,5 @@ func (f *flags) dataDir() string {
 	}
 	return "firebreak-data"
 }
+
+func sortStrings(s []string) []string { sort.Strings(s); return s }

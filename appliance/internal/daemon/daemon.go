@@ -14,14 +14,19 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/api"
 	"github.com/firebreak-ir/firebreak/appliance/internal/auth"
 	"github.com/firebreak-ir/firebreak/appliance/internal/casebook"
+	"github.com/firebreak-ir/firebreak/appliance/internal/contain"
 	"github.com/firebreak-ir/firebreak/appliance/internal/datadir"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
+	"github.com/firebreak-ir/firebreak/appliance/internal/sensor"
 	"github.com/firebreak-ir/firebreak/appliance/internal/vault"
+	"github.com/firebreak-ir/firebreak/netctl"
+	"github.com/firebreak-ir/firebreak/samples"
 )
 
 // Options configure the daemon. Zero values are the documented defaults.
@@ -36,6 +41,15 @@ type Options struct {
 	LockTimeout time.Duration
 	// Version is reported by the API and journaled at start.
 	Version string
+	// Sample replays the captures bundled in the binary into the traffic
+	// view, so a new appliance has something to show.
+	Sample bool
+	// Replay are capture files replayed into the traffic view at start.
+	Replay []string
+	// Containment configures isolation through netctl (mode, namespace,
+	// bridge, ports); a zero Mode leaves containment off and its API
+	// answers 501.
+	Containment netctl.Options
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -46,12 +60,15 @@ type Daemon struct {
 	Journal *journal.Store
 	Book    *casebook.Book
 	Vault   *vault.Vault
+	Sensor  *sensor.Sensor
+	Contain *contain.Service // nil when containment is not configured
 	// TCPAddr is the address the TCP API listens on, if any.
 	TCPAddr net.Addr
 
 	log     *slog.Logger
 	servers []*http.Server
 	errc    chan error
+	stop    context.CancelFunc // stops the sources
 }
 
 // Start opens the data directory and serves the API. Close stops it.
@@ -70,9 +87,10 @@ func Start(opts Options) (d *Daemon, err error) {
 		return nil, err
 	}
 	d = &Daemon{Dir: dir, log: log, errc: make(chan error, 2)}
+	started := d // `return nil, err` sets d to nil before this runs
 	defer func() {
 		if err != nil {
-			d.Close()
+			started.Close()
 		}
 	}()
 	if d.Journal, err = journal.Open(dir.DB, journal.Options{Key: dir.Identity.Key(), Logger: log.With("component", "journal")}); err != nil {
@@ -88,8 +106,27 @@ func Start(opts Options) (d *Daemon, err error) {
 	if d.Vault, err = vault.Open(dir.Vault()); err != nil {
 		return nil, err
 	}
+	if d.Sensor, err = sensor.New(sensor.Options{EVEDir: filepath.Join(dir.Path, "eve"), Logger: log}); err != nil {
+		return nil, err
+	}
+	var ctx context.Context
+	ctx, d.stop = context.WithCancel(context.Background())
+	if opts.Sample {
+		if err := d.Sensor.ReplayFS(ctx, "sample captures", samples.FS); err != nil {
+			return nil, err
+		}
+	}
+	if len(opts.Replay) > 0 {
+		d.Sensor.Replay(ctx, "replay", opts.Replay)
+	}
+	if opts.Containment.Mode != "" {
+		if d.Contain, err = contain.Start(contain.Options{Net: opts.Containment, Journal: d.Journal, Book: d.Book,
+			Listen: opts.Listen, Logger: log.With("component", "contain")}); err != nil {
+			return nil, err
+		}
+	}
 	handler := api.New(api.Config{
-		Book: d.Book, Journal: d.Journal, Tokens: tokens, Vault: d.Vault,
+		Book: d.Book, Journal: d.Journal, Tokens: tokens, Vault: d.Vault, Sensor: d.Sensor, Contain: d.Contain,
 		Version: opts.Version, Appliance: dir.Identity.ID(), Logger: log,
 	})
 	if _, err := d.Journal.Append(context.Background(), journal.Record{
@@ -146,6 +183,13 @@ func (d *Daemon) Close() error {
 	defer cancel()
 	for _, s := range d.servers {
 		s.Shutdown(ctx)
+	}
+	if d.stop != nil {
+		d.stop()
+		d.Sensor.Close()
+	}
+	if d.Contain != nil {
+		d.Contain.Close()
 	}
 	if d.Journal != nil {
 		d.Journal.Close()

@@ -1,0 +1,263 @@
+// Package sensor is the daemon's view of the traffic: it runs the capture
+// engine on the appliance's sources and keeps what the API and the console
+// show — counters, the host inventory built from traffic, and the latest
+// events of each type — and appends every event to the data directory's
+// EVE log.
+//
+// It never blocks a source on a slow reader: the API reads copies, and the
+// memory it keeps is bounded however much traffic arrives.
+package sensor
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/firebreak-ir/firebreak/capture"
+)
+
+// Options configure a Sensor. Zero values are the documented defaults.
+type Options struct {
+	// EVEDir is where eve.json is appended. Empty keeps no EVE log.
+	EVEDir string
+	// Keep is how many of the latest events of each type are kept for the
+	// API. Default 1000.
+	Keep int
+	// Logger. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Source is one thing the sensor reads.
+type Source struct {
+	Name     string    `json:"name"`
+	Kind     string    `json:"kind"` // "replay" (a capture file)
+	State    string    `json:"state"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"`
+	Error    string    `json:"error,omitempty"`
+	Packets  uint64    `json:"packets"`
+	Bytes    uint64    `json:"bytes"`
+	Warnings uint64    `json:"warnings"`
+}
+
+// Source states.
+const (
+	Running  = "running"
+	Finished = "finished"
+	Failed   = "failed"
+)
+
+// Status is the sensor's state at a moment.
+type Status struct {
+	Sources []Source          `json:"sources"`
+	Events  map[string]uint64 `json:"events"` // events seen, by type
+	Hosts   int               `json:"hosts"`
+}
+
+// Sensor keeps the traffic view. Its methods are safe for concurrent use.
+type Sensor struct {
+	opts Options
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	sources []*Source
+	counts  map[string]uint64
+	latest  map[string]*ring
+	inv     *capture.Inventory
+	eve     *os.File
+	eveW    *capture.EVEWriter
+	wg      sync.WaitGroup
+}
+
+// New returns a sensor with no sources.
+func New(opts Options) (*Sensor, error) {
+	if opts.Keep <= 0 {
+		opts.Keep = 1000
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Sensor{opts: opts, log: opts.Logger.With("component", "sensor"), counts: map[string]uint64{},
+		latest: map[string]*ring{}, inv: capture.NewInventory()}
+	if opts.EVEDir != "" {
+		if err := os.MkdirAll(opts.EVEDir, 0o700); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(filepath.Join(opts.EVEDir, "eve.json"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("open EVE log: %w", err)
+		}
+		s.eve, s.eveW = f, capture.NewEVEWriter(f)
+	}
+	return s, nil
+}
+
+// Close waits for the sources to stop (cancel their context first) and
+// closes the EVE log.
+func (s *Sensor) Close() error {
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.eve == nil {
+		return nil
+	}
+	err := s.eveW.Flush()
+	if cerr := s.eve.Close(); err == nil {
+		err = cerr
+	}
+	s.eve = nil
+	return err
+}
+
+// observe takes one event. It is the emit function of every source.
+func (s *Sensor) observe(ev *capture.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counts[ev.EventType]++
+	if ev.EventType == "stats" {
+		return nil
+	}
+	r := s.latest[ev.EventType]
+	if r == nil {
+		r = &ring{buf: make([]capture.Event, 0, min(s.opts.Keep, 64)), max: s.opts.Keep}
+		s.latest[ev.EventType] = r
+	}
+	r.add(*ev)
+	s.inv.Observe(ev)
+	if s.eveW != nil {
+		if err := s.eveW.Write(ev); err != nil {
+			s.log.Error("EVE log write failed; the log stops here", "err", err)
+			s.eveW = nil
+		}
+	}
+	return nil
+}
+
+// Replay analyses capture files as a source, in the background, until they
+// end or ctx is cancelled.
+func (s *Sensor) Replay(ctx context.Context, name string, paths []string) {
+	src := &Source{Name: name, Kind: "replay", State: Running, Started: time.Now().UTC()}
+	s.mu.Lock()
+	s.sources = append(s.sources, src)
+	s.mu.Unlock()
+	s.wg.Go(func() {
+		opts := capture.Options{Warn: func(w capture.Warning) { s.log.Warn("capture warning", "source", name, "warning", w.String()) }}
+		st, err := capture.Analyze(ctx, opts, paths, s.observe)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		src.Packets, src.Bytes, src.Warnings, src.Finished = st.Packets, st.Bytes, st.Warnings, time.Now().UTC()
+		src.State = Finished
+		if err != nil && ctx.Err() == nil {
+			src.State, src.Error = Failed, err.Error()
+			s.log.Error("source failed", "source", name, "err", err)
+		}
+		if s.eveW != nil {
+			s.eveW.Flush()
+		}
+		s.log.Info("source finished", "source", name, "packets", st.Packets, "events", st.Events)
+	})
+}
+
+// ReplayFS replays every *.pcap at the root of fsys (the bundled samples),
+// copied to a temporary folder that is removed afterwards.
+func (s *Sensor) ReplayFS(ctx context.Context, name string, fsys fs.FS) error {
+	dir, err := os.MkdirTemp("", "firebreak-replay")
+	if err != nil {
+		return err
+	}
+	names, err := fs.Glob(fsys, "*.pcap")
+	if err != nil || len(names) == 0 {
+		os.RemoveAll(dir)
+		return fmt.Errorf("replay %s: no captures", name)
+	}
+	var paths []string
+	for _, n := range names {
+		b, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			os.RemoveAll(dir)
+			return err
+		}
+		p := filepath.Join(dir, n)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			os.RemoveAll(dir)
+			return err
+		}
+		paths = append(paths, p)
+	}
+	s.Replay(ctx, name, paths)
+	s.wg.Go(func() {
+		<-ctx.Done()
+		os.RemoveAll(dir)
+	})
+	return nil
+}
+
+// Status returns the sources and counters.
+func (s *Sensor) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Status{Events: map[string]uint64{}, Hosts: len(s.inv.Hosts())}
+	for k, v := range s.counts {
+		st.Events[k] = v
+	}
+	for _, src := range s.sources {
+		st.Sources = append(st.Sources, *src)
+	}
+	return st
+}
+
+// Events returns up to limit of the latest events of a type, newest first.
+func (s *Sensor) Events(typ string, limit int) []capture.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.latest[typ]
+	if r == nil {
+		return []capture.Event{}
+	}
+	return r.newest(limit)
+}
+
+// Hosts returns the inventory built from traffic.
+func (s *Sensor) Hosts() []capture.Host {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inv.Hosts()
+}
+
+// ring keeps the latest max events.
+type ring struct {
+	buf  []capture.Event
+	next int
+	max  int
+}
+
+func (r *ring) add(ev capture.Event) {
+	if len(r.buf) < r.max {
+		r.buf = append(r.buf, ev)
+		return
+	}
+	r.buf[r.next] = ev
+	r.next = (r.next + 1) % r.max
+}
+
+func (r *ring) newest(limit int) []capture.Event {
+	n := len(r.buf)
+	if limit <= 0 || limit > n {
+		limit = n
+	}
+	out := make([]capture.Event, 0, limit)
+	for i := 0; i < limit; i++ {
+		// The newest is just before next (or at the end while filling).
+		j := (r.next - 1 - i + 2*n) % n
+		if len(r.buf) < r.max {
+			j = n - 1 - i
+		}
+		out = append(out, r.buf[j])
+	}
+	return out
+}
