@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/auth"
 	"github.com/firebreak-ir/firebreak/appliance/internal/cases"
+	"github.com/firebreak-ir/firebreak/appliance/internal/export"
 	"github.com/firebreak-ir/firebreak/capture"
 )
 
@@ -181,7 +183,7 @@ func analyzeEvidence(s *Server, w http.ResponseWriter, r *http.Request, c auth.C
 			return cases.Change{}, nil // the same output was kept before; only the analysis is new
 		}
 		return cs.Collect(cases.CollectRequest{Category: cases.EvidenceEVE, Format: "eve-json", SHA256: out.SHA256, Size: out.Size,
-			Method: method, Collectors: []string{c.Actor}, DerivedFrom: req.Inputs,
+			Source: cases.EvidenceSource{Host: s.cfg.Appliance, Path: "eve.json"}, Method: method, Collectors: []string{c.Actor}, DerivedFrom: req.Inputs,
 			Description: "EVE JSON metadata produced by analysing the listed captures"})
 	})
 	if err != nil {
@@ -192,4 +194,40 @@ func analyzeEvidence(s *Server, w http.ResponseWriter, r *http.Request, c auth.C
 		return caseError(err)
 	}
 	return writeJSON(w, http.StatusCreated, done)
+}
+
+// exportCase streams the case's evidence bundle as a tar archive and
+// journals the export as a custody event with the signed manifest's hash.
+func exportCase(s *Server, w http.ResponseWriter, r *http.Request, c auth.Caller) error {
+	id := r.PathValue("id")
+	// A copy of the case as of now, so the export does not hold the case.
+	var snap cases.Case
+	err := s.cfg.Book.View(id, func(cs *cases.Case) error {
+		b, err := json.Marshal(cs)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(b, &snap)
+	})
+	if err != nil {
+		return caseError(err)
+	}
+	entries, err := s.cfg.Book.Entries(id, 0, int(snap.LastSeq))
+	if err != nil {
+		return caseError(err)
+	}
+	w.Header().Set("Content-Type", "application/x-tar")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", id+"-evidence.tar"))
+	res, err := export.Write(w, export.Input{Case: &snap, Entries: entries, Key: s.cfg.Key, Appliance: s.cfg.Appliance,
+		Version: s.cfg.Version, Now: s.cfg.Now(), Open: func(sum string) (io.ReadCloser, error) { return s.cfg.Vault.Open(sum) }})
+	if err != nil {
+		// The archive is cut short, which the reader notices; the log says why.
+		s.log.Error("export failed", "case", id, "err", err)
+		return nil
+	}
+	return caseError(s.cfg.Book.Do(r.Context(), c.Actor, id, func(cs *cases.Case) (cases.Change, error) {
+		return cases.Change{Type: "custody.exported", Payload: map[string]any{
+			"to": c.Actor, "manifest_sha256": res.ManifestSHA256, "files": res.Files, "bytes": res.Bytes, "through_seq": snap.LastSeq,
+		}}, nil
+	}))
 }

@@ -36,7 +36,7 @@ func routes() []route {
 		{"POST /api/v1/tokens", auth.Admin, createToken, 0},
 		{"DELETE /api/v1/tokens/{name}", auth.Admin, revokeToken, 0},
 
-		{"POST /api/v1/cases/{id}/export", auth.Responder, notYet("evidence export"), 0},
+		{"POST /api/v1/cases/{id}/export", auth.Responder, exportCase, 0},
 		{"GET /api/v1/isolations", auth.Viewer, listIsolations, 0},
 		{"POST /api/v1/isolations", auth.Responder, addIsolation, 0},
 		{"POST /api/v1/isolations/plan", auth.Viewer, planIsolation, 0},

@@ -10,6 +10,7 @@ package api
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"io"
@@ -41,7 +42,8 @@ type Config struct {
 	Tokens    *auth.Tokens
 	Vault     *vault.Vault
 	Sensor    *sensor.Sensor
-	Contain   *contain.Service // nil: containment not configured (501)
+	Key       ed25519.PrivateKey // the appliance key; signs evidence bundles
+	Contain   *contain.Service   // nil: containment not configured (501)
 	Version   string
 	Appliance string // appliance ID
 	Logger    *slog.Logger

@@ -32,7 +32,7 @@ func runAnalyze(e *env, args []string) error {
 	}
 	var out io.Writer = e.stdout
 	if *eveOut != "-" {
-		fh, err := os.OpenFile(*eveOut, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		fh, err := createNew(*eveOut)
 		if err != nil {
 			return err
 		}
@@ -103,4 +103,13 @@ func analyzeCase(f *flags, id string, files []string, out io.Writer, depth int64
 			st["packets"], st["files"], st["flows"], st["events"], st["warnings"], done.Output)
 	}
 	return c.do("GET", "/cases/"+id+"/evidence/"+done.Output, "", nil, out)
+}
+
+// createNew creates a file to write output to, refusing to overwrite a
+// regular file that exists (a device such as /dev/null is fine).
+func createNew(path string) (*os.File, error) {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s exists; not overwriting it", path)
+	}
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
 }

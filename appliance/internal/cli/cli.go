@@ -34,13 +34,14 @@ var verbs map[string]verb
 
 func init() {
 	verbs = map[string]verb{
-		"serve":   {"run the appliance daemon", runServe},
-		"case":    {"open, work and verify incident cases", runCase},
-		"analyze": {"analyse captures and write EVE JSON", runAnalyze},
-		"capture": {"what the appliance sees on the wire: sources, events, hosts", runCapture},
-		"isolate": {"contain hosts: isolate, plan, confirm, release", runIsolate},
-		"token":   {"manage API tokens for scripts", runToken},
-		"version": {"print the version", runVersion},
+		"serve":    {"run the appliance daemon", runServe},
+		"case":     {"open, work and verify incident cases", runCase},
+		"analyze":  {"analyse captures and write EVE JSON", runAnalyze},
+		"capture":  {"what the appliance sees on the wire: sources, events, hosts", runCapture},
+		"evidence": {"list, export and verify a case's evidence", runEvidence},
+		"isolate":  {"contain hosts: isolate, plan, confirm, release", runIsolate},
+		"token":    {"manage API tokens for scripts", runToken},
+		"version":  {"print the version", runVersion},
 	}
 }
 

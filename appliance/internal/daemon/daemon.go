@@ -126,7 +126,7 @@ func Start(opts Options) (d *Daemon, err error) {
 		}
 	}
 	handler := api.New(api.Config{
-		Book: d.Book, Journal: d.Journal, Tokens: tokens, Vault: d.Vault, Sensor: d.Sensor, Contain: d.Contain,
+		Book: d.Book, Journal: d.Journal, Tokens: tokens, Vault: d.Vault, Sensor: d.Sensor, Key: dir.Identity.Key(), Contain: d.Contain,
 		Version: opts.Version, Appliance: dir.Identity.ID(), Logger: log,
 	})
 	if _, err := d.Journal.Append(context.Background(), journal.Record{

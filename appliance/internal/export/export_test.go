@@ -1,0 +1,187 @@
+package export
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firebreak-ir/firebreak/appliance/internal/casebook"
+	"github.com/firebreak-ir/firebreak/appliance/internal/cases"
+	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
+	"github.com/firebreak-ir/firebreak/appliance/internal/journal/journaltest"
+	"github.com/firebreak-ir/firebreak/appliance/internal/vault"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// bundle builds a case with two captures and notes, and exports it to a
+// fresh folder.
+func bundle(t *testing.T) string {
+	st := journaltest.New(t)
+	book, err := casebook.New(st.Store, st.DB, st.Key.Public().(ed25519.PublicKey))
+	require.NoError(t, err)
+	v, err := vault.Open(filepath.Join(t.TempDir(), "vault"))
+	require.NoError(t, err)
+	defer v.Close()
+	ctx := context.Background()
+	id, err := book.Create(ctx, "alice", cases.OpenRequest{Title: "Webshell on web01"})
+	require.NoError(t, err)
+	for i, data := range []string{"pcap one \x00\x01", strings.Repeat("pcap two ", 10000)} {
+		b, err := v.Put(strings.NewReader(data))
+		require.NoError(t, err)
+		require.NoError(t, book.Do(ctx, "alice", id, func(c *cases.Case) (cases.Change, error) {
+			return c.Collect(cases.CollectRequest{Category: cases.EvidencePcap, Format: "pcap", SHA256: b.SHA256, Size: b.Size,
+				Source: cases.EvidenceSource{Path: []string{"../../etc/passwd", "客户 capture.pcap"}[i]},
+				Method: cases.EvidenceMethod{Tool: "firebreak", Version: "test"}, Collectors: []string{"alice", "bob"}})
+		}))
+	}
+	require.NoError(t, book.Do(ctx, "bob", id, func(c *cases.Case) (cases.Change, error) {
+		return c.Note(cases.NoteRequest{Text: "handed to 公安 on site"})
+	}))
+	var es []journal.Entry
+	require.NoError(t, st.Entries(id, 0, func(e journal.Entry) error { es = append(es, e); return nil }))
+	var buf bytes.Buffer
+	require.NoError(t, book.View(id, func(c *cases.Case) error {
+		res, err := Write(&buf, Input{Case: c, Entries: es, Key: st.Key, Appliance: "fb-test", Version: "test", Now: time.Now(),
+			Open: func(s string) (io.ReadCloser, error) { return v.Open(s) }})
+		require.NoError(t, err)
+		assert.Equal(t, 2+len(es)+6, res.Files, "evidence, canonical entries, entries, chain, case, list, readme, key")
+		return nil
+	}))
+	dir := filepath.Join(t.TempDir(), "bundle")
+	require.NoError(t, Extract(&buf, dir))
+	return dir
+}
+
+// shellCheck runs the checks README.txt gives, with standard tools only.
+func shellCheck(t *testing.T, dir string) (string, bool) {
+	for _, tool := range []string{"sha256sum", "md5sum", "openssl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	script := `set -u; rc=0
+sha256sum --quiet -c MANIFEST.sha256 || rc=1
+md5sum --quiet -c MANIFEST.md5 || rc=1
+while read -r sum f; do [ "$(openssl dgst -sm3 -r "$f" | cut -d' ' -f1)" = "$sum" ] || { echo "SM3 FAILED: $f"; rc=1; }; done < MANIFEST.sm3
+openssl pkeyutl -verify -rawin -pubin -inkey appliance.pub.pem -sigfile MANIFEST.sha256.sig -in MANIFEST.sha256 >/dev/null || { echo "SIGNATURE FAILED"; rc=1; }
+prev=0000000000000000000000000000000000000000000000000000000000000000; want=1
+while read -r seq hash p; do
+  f=journal/canonical/$(printf %06d "$seq").bin
+  [ "$seq" = "$want" ] && [ "$p" = "$prev" ] && [ "$(sha256sum "$f" | cut -c1-64)" = "$hash" ] || { echo "CHAIN BROKEN at entry $seq"; rc=1; }
+  prev=$hash; want=$((want+1))
+done < journal/chain.txt
+exit $rc`
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err == nil
+}
+
+func TestBundleVerifiesWithStandardTools(t *testing.T) {
+	dir := bundle(t)
+	require.NoError(t, Verify(dir))
+	out, ok := shellCheck(t, dir)
+	require.True(t, ok, out)
+
+	ents, _ := os.ReadDir(filepath.Join(dir, "evidence"))
+	require.Len(t, ents, 2)
+	assert.Equal(t, "E001-passwd", ents[0].Name(), "a client's path cannot steer the bundle")
+	list, _ := os.ReadFile(filepath.Join(dir, EvidenceList))
+	assert.Contains(t, string(list), "alice; bob")
+	readme, _ := os.ReadFile(filepath.Join(dir, ReadMe))
+	assert.Contains(t, string(readme), "openssl pkeyutl -verify -rawin")
+}
+
+func problems(t *testing.T, dir string) Problems {
+	err := Verify(dir)
+	require.ErrorIs(t, err, ErrInvalid)
+	var ps Problems
+	require.True(t, errors.As(err, &ps))
+	return ps
+}
+
+func rewrite(t *testing.T, p string, fn func([]byte) []byte) {
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(p, 0o600))
+	require.NoError(t, os.WriteFile(p, fn(b), 0o600))
+}
+
+func TestTamperingIsNamed(t *testing.T) {
+	t.Run("flip a byte", func(t *testing.T) {
+		dir := bundle(t)
+		f := filepath.Join(dir, "evidence", "E002-___capture.pcap")
+		rewrite(t, f, func(b []byte) []byte { b[100] ^= 1; return b })
+		ps := problems(t, dir)
+		assert.Equal(t, "evidence/E002-___capture.pcap", ps[0].File, "%v", ps)
+		out, ok := shellCheck(t, dir)
+		assert.False(t, ok)
+		assert.Contains(t, out, "E002")
+	})
+	t.Run("drop a custody line", func(t *testing.T) {
+		dir := bundle(t)
+		rewrite(t, filepath.Join(dir, Chain), func(b []byte) []byte {
+			lines := strings.SplitAfter(string(b), "\n")
+			return []byte(strings.Join(append(lines[:1], lines[2:]...), ""))
+		})
+		ps := problems(t, dir)
+		var chain *Problem
+		for i := range ps {
+			if ps[i].File == Chain {
+				chain = &ps[i]
+			}
+		}
+		require.NotNil(t, chain, "%v", ps)
+		assert.Equal(t, 2, chain.Line)
+		out, ok := shellCheck(t, dir)
+		assert.False(t, ok)
+		assert.Contains(t, out, "CHAIN BROKEN at entry 3")
+	})
+	t.Run("swap two files", func(t *testing.T) {
+		dir := bundle(t)
+		a, b := filepath.Join(dir, "evidence", "E001-passwd"), filepath.Join(dir, "evidence", "E002-___capture.pcap")
+		require.NoError(t, os.Rename(a, a+".x"))
+		require.NoError(t, os.Rename(b, a))
+		require.NoError(t, os.Rename(a+".x", b))
+		ps := problems(t, dir)
+		assert.Equal(t, "evidence/E001-passwd", ps[0].File)
+		assert.Equal(t, "evidence/E002-___capture.pcap", ps[1].File)
+		_, ok := shellCheck(t, dir)
+		assert.False(t, ok)
+	})
+	t.Run("forged manifest", func(t *testing.T) {
+		dir := bundle(t)
+		rewrite(t, filepath.Join(dir, ManifestSHA256), func(b []byte) []byte { return append(b, []byte("00  extra\n")...) })
+		ps := problems(t, dir)
+		assert.Equal(t, Signature, ps[0].File)
+		out, _ := shellCheck(t, dir)
+		assert.Contains(t, out, "SIGNATURE FAILED")
+	})
+}
+
+func TestExtractRefusesEscapes(t *testing.T) {
+	for _, name := range []string{"../evil", "/etc/passwd", "a/../../evil"} {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
+		tw.Write([]byte("x"))
+		tw.Close()
+		err := Extract(&buf, filepath.Join(t.TempDir(), "out"))
+		assert.ErrorContains(t, err, "refused", name)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "link", Linkname: "/etc/passwd", Typeflag: tar.TypeSymlink})
+	tw.Close()
+	assert.ErrorContains(t, Extract(&buf, filepath.Join(t.TempDir(), "out")), "refused")
+}
