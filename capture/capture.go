@@ -20,6 +20,12 @@ import (
 // it with encoding/json or write it with an EVEWriter.
 type Event = eve.Event
 
+// Alert is the alert object of an "alert" event, raised by a module.
+type Alert = eve.Alert
+
+// Time formats t as EVE timestamps are: 2016-02-02T15:49:13.145227+0000.
+func Time(t time.Time) string { return eve.Time(t) }
+
 // Timeouts are flow timeouts in packet time, per protocol and state. Zero
 // fields take Suricata's defaults: TCP new 60 s, established 600 s, closed
 // 60 s; UDP new 30 s, established 300 s; ICMP new 30 s, established 300 s.

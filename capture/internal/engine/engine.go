@@ -188,6 +188,14 @@ func (e *Engine) Packet(data []byte, lt layers.LinkType, ts time.Time, n uint64)
 
 func (e *Engine) view(v *decode.View) {
 	f, dir, _ := e.ft.Lookup(v, e.now, e.ended)
+	if v.Proto == decode.ProtoTCP && v.TCPFlags&decode.FlagSYN != 0 && f.HasSession && f.TCP == flow.TCPClosed {
+		// TCP port reuse: a handshake on a closed session starts a new
+		// flow, as in Suricata. The old one is logged now; "timeout" is
+		// the EVE reason Suricata gives such a flow.
+		e.ft.Remove(f)
+		e.ended(f, flow.ReasonTimeout)
+		f, dir, _ = e.ft.Lookup(v, e.now, e.ended)
+	}
 	e.cur = f
 	f.Pkts[dir]++
 	f.Bytes[dir] += uint64(v.Len)
@@ -284,7 +292,11 @@ func (e *Engine) tcp(f *flow.Flow, st *appState, dir flow.Direction, v *decode.V
 	syn := flags&decode.FlagSYN != 0
 	s := &st.streams[dir]
 	if syn {
-		if !s.Initialized() || !had {
+		// A SYN or SYN/ACK with a new sequence number before the session is
+		// established (a peer that restarted its handshake) restarts that
+		// direction, keeping TCP Fast Open data already queued on a SYN.
+		restart := had && f.TCP <= flow.TCPSynRecv && s.Initialized() && s.Next() != v.Seq+1 && s.Delivered() == 0
+		if !s.Initialized() || !had || restart {
 			s.Init(v.Seq+1, e.cfg.StreamDepth)
 		}
 	} else if !s.Initialized() && (len(v.Payload) > 0 || flags&decode.FlagFIN != 0) {

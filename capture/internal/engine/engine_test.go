@@ -182,3 +182,18 @@ func TestAppMemCap(t *testing.T) {
 	require.NoError(t, e.Finish())
 	assert.Zero(t, e.appB)
 }
+
+func TestPortReuseAfterReset(t *testing.T) {
+	rst := uint8(decode.FlagRST)
+	r := run(t, Config{},
+		tcp4(1, 2, 1000, 80, 100, 0, syn, ""),
+		tcp4(2, 1, 80, 1000, 500, 101, syn|ack, ""),
+		tcp4(1, 2, 1000, 80, 101, 501, ack, ""),
+		tcp4(1, 2, 1000, 80, 101, 0, rst, ""),
+		tcp4(1, 2, 1000, 80, 9000, 0, syn, ""), // same ports, new handshake
+		tcp4(2, 1, 80, 1000, 7000, 9001, syn|ack, ""),
+	)
+	require.Equal(t, 2, r.types()["flow"])
+	assert.Equal(t, "closed", r.events[0].Flow.State)
+	assert.Equal(t, "new", r.events[1].Flow.State)
+}

@@ -73,7 +73,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		v any
 		p bool
 	}{{"tls", e.TLS, e.TLS != nil}, {"ssh", e.SSH, e.SSH != nil}, {"dhcp", e.DHCP, e.DHCP != nil}, {"smb", e.SMB, e.SMB != nil}, {"fileinfo", e.FileInfo, e.FileInfo != nil},
-		{"anomaly", e.Anomaly, e.Anomaly != nil}, {"stats", e.Stats, e.Stats != nil}} {
+		{"anomaly", e.Anomaly, e.Anomaly != nil}, {"stats", e.Stats, e.Stats != nil}, {"alert", e.Alert, e.Alert != nil}} {
 		if x.p {
 			w.key(x.k)
 			raw, err := json.Marshal(x.v)

@@ -42,6 +42,7 @@ type Event struct {
 	TCP         *TCP      `json:"tcp,omitempty"`
 	Anomaly     *Anomaly  `json:"anomaly,omitempty"`
 	Stats       *StatsRec `json:"stats,omitempty"`
+	Alert       *Alert    `json:"alert,omitempty"`
 }
 
 // DNSQuery is one entry of dns.queries.
@@ -271,6 +272,19 @@ type TCP struct {
 	ECN        bool   `json:"ecn,omitempty"`
 	CWR        bool   `json:"cwr,omitempty"`
 	State      string `json:"state,omitempty"`
+}
+
+// Alert is the alert object of an "alert" record, as Suricata writes it.
+// Metadata maps a key to its values (Suricata's rule metadata shape).
+type Alert struct {
+	Action      string              `json:"action"`
+	GID         uint32              `json:"gid"`
+	SignatureID uint32              `json:"signature_id"`
+	Rev         uint32              `json:"rev"`
+	Signature   string              `json:"signature"`
+	Category    string              `json:"category"`
+	Severity    int                 `json:"severity"`
+	Metadata    map[string][]string `json:"metadata,omitempty"`
 }
 
 // Anomaly is the anomaly object.

@@ -53,6 +53,12 @@ func (s *Stream) Init(seq uint32, depth int64) {
 	*s = Stream{init: true, next: seq, start: seq, depth: depth}
 }
 
+// Next returns the sequence number of the next in-order byte.
+func (s *Stream) Next() uint32 { return s.next }
+
+// Delivered returns the bytes accounted so far (data and gaps).
+func (s *Stream) Delivered() int64 { return s.total }
+
 // Initialized reports whether Init was called.
 func (s *Stream) Initialized() bool { return s.init }
 

@@ -303,11 +303,12 @@ func (c *Conn) requests(data []byte, gap int) []byte {
 			}
 			return nil
 		}
-		consumed := len(data) - (len(s.hdr) - end)
-		msg := s.hdr[:end]
-		c.request(msg)
+		// What follows the message (possibly including bytes buffered by
+		// an earlier call) is parsed next.
+		rest := append([]byte(nil), s.hdr[end:]...)
+		c.request(s.hdr[:end])
 		s.hdr = s.hdr[:0]
-		data = data[consumed:]
+		data = rest
 	}
 	return nil
 }
@@ -502,10 +503,10 @@ func (c *Conn) responses(data []byte, gap int) []byte {
 			}
 			return nil
 		}
-		consumed := len(data) - (len(s.hdr) - end)
+		rest := append([]byte(nil), s.hdr[end:]...)
 		c.response(s.hdr[:end])
 		s.hdr = s.hdr[:0]
-		data = data[consumed:]
+		data = rest
 		if c.tunnel {
 			return data
 		}
