@@ -9,11 +9,13 @@ import (
 	"os"
 	"time"
 
+	"github.com/firebreak-ir/firebreak/capture/internal/bpf"
 	"github.com/firebreak-ir/firebreak/capture/internal/decode"
 	"github.com/firebreak-ir/firebreak/capture/internal/engine"
 	"github.com/firebreak-ir/firebreak/capture/internal/eve"
 	"github.com/firebreak-ir/firebreak/capture/internal/flow"
 	"github.com/firebreak-ir/firebreak/capture/internal/pcapio"
+	"github.com/gopacket/gopacket/layers"
 )
 
 // Event is one EVE record. Its fields carry Suricata's JSON names; marshal
@@ -67,7 +69,10 @@ type Options struct {
 	// events (tls.certificate, tls.chain and the client's), as Suricata's
 	// custom TLS fields do.
 	TLSCertificates bool
-	// BPF would filter packets; not yet supported (ErrNotSupported).
+	// BPF keeps only the packets a tcpdump-style filter expression accepts
+	// (the supported subset of capture/internal/bpf), as tcpdump -r FILE
+	// EXPR would. It applies to Ethernet captures; other link types are
+	// skipped with a warning.
 	BPF string
 	// NoStats suppresses the final "stats" event.
 	NoStats bool
@@ -118,8 +123,12 @@ type Stats struct {
 // "shutdown", then a "stats" event unless NoStats is set.
 func Analyze(ctx context.Context, opts Options, paths []string, emit func(*Event) error) (Stats, error) {
 	var st Stats
+	var prog *bpf.Program
 	if opts.BPF != "" {
-		return st, fmt.Errorf("bpf filter: %w", ErrNotSupported)
+		var err error
+		if prog, err = bpf.Compile(opts.BPF, bpf.Options{}); err != nil {
+			return st, err
+		}
 	}
 	if len(paths) == 0 {
 		return st, ErrNoInput
@@ -127,27 +136,7 @@ func Analyze(ctx context.Context, opts Options, paths []string, emit func(*Event
 	if emit == nil {
 		emit = func(*Event) error { return nil }
 	}
-	var dnsPorts []uint16
-	dnsPorts = append(dnsPorts, opts.DNSPorts...)
-	eng := engine.New(engine.Config{
-		StreamDepth:     opts.StreamDepth,
-		Midstream:       opts.Midstream,
-		TLSCertificates: opts.TLSCertificates,
-		MemCap:          opts.MemCap,
-		AppMemCap:       opts.MemCap,
-		DNSPorts:        dnsPorts,
-		Flow: flow.Options{
-			Timeouts: flow.Timeouts{
-				TCPNew: opts.Timeouts.TCPNew, TCPEstablished: opts.Timeouts.TCPEstablished, TCPClosed: opts.Timeouts.TCPClosed,
-				UDPNew: opts.Timeouts.UDPNew, UDPEstablished: opts.Timeouts.UDPEstablished,
-				ICMPNew: opts.Timeouts.ICMPNew, ICMPEstablished: opts.Timeouts.ICMPEstablished,
-			},
-			MaxFlows:   opts.MaxFlows,
-			IgnoreVLAN: opts.IgnoreVLAN,
-			Seed:       opts.CommunityIDSeed,
-		},
-		Decode: decode.Options{},
-	}, emit)
+	eng := engine.New(engineConfig(opts), emit)
 	warn := func(w Warning) {
 		st.Warnings++
 		if opts.Warn != nil {
@@ -160,7 +149,7 @@ func Analyze(ctx context.Context, opts Options, paths []string, emit func(*Event
 		if err := ctx.Err(); err != nil {
 			return st.fill(eng), err
 		}
-		err := analyzeOne(ctx, opts, path, eng, &n, &last, warn)
+		err := analyzeOne(ctx, opts, prog, path, eng, &n, &last, warn)
 		st.Files++
 		if err != nil {
 			return st.fill(eng), err
@@ -179,7 +168,7 @@ func Analyze(ctx context.Context, opts Options, paths []string, emit func(*Event
 	return st, nil
 }
 
-func analyzeOne(ctx context.Context, opts Options, path string, eng *engine.Engine, n *uint64, last *time.Time, warn func(Warning)) error {
+func analyzeOne(ctx context.Context, opts Options, prog *bpf.Program, path string, eng *engine.Engine, n *uint64, last *time.Time, warn func(Warning)) error {
 	var r io.Reader
 	if path == "-" {
 		r = opts.Stdin
@@ -234,6 +223,15 @@ func analyzeOne(ctx context.Context, opts Options, path string, eng *engine.Engi
 				return nil
 			}
 			continue
+		}
+		if prog != nil {
+			if info.LinkType != layers.LinkTypeEthernet {
+				warn(Warning{File: path, Packet: i + 1, Err: fmt.Errorf("%w: the filter applies to Ethernet captures, this one is %s; file skipped", ErrNotSupported, info.LinkType)})
+				return nil
+			}
+			if !prog.Match(data) {
+				continue
+			}
 		}
 		*n++
 		*last = info.Timestamp
@@ -311,3 +309,26 @@ func (w *EVEWriter) Write(ev *Event) error {
 
 // Flush writes buffered lines to the underlying writer.
 func (w *EVEWriter) Flush() error { return w.bw.Flush() }
+
+// engineConfig turns Options into the engine's configuration.
+func engineConfig(opts Options) engine.Config {
+	return engine.Config{
+		StreamDepth:     opts.StreamDepth,
+		Midstream:       opts.Midstream,
+		TLSCertificates: opts.TLSCertificates,
+		MemCap:          opts.MemCap,
+		AppMemCap:       opts.MemCap,
+		DNSPorts:        append([]uint16(nil), opts.DNSPorts...),
+		Flow: flow.Options{
+			Timeouts: flow.Timeouts{
+				TCPNew: opts.Timeouts.TCPNew, TCPEstablished: opts.Timeouts.TCPEstablished, TCPClosed: opts.Timeouts.TCPClosed,
+				UDPNew: opts.Timeouts.UDPNew, UDPEstablished: opts.Timeouts.UDPEstablished,
+				ICMPNew: opts.Timeouts.ICMPNew, ICMPEstablished: opts.Timeouts.ICMPEstablished,
+			},
+			MaxFlows:   opts.MaxFlows,
+			IgnoreVLAN: opts.IgnoreVLAN,
+			Seed:       opts.CommunityIDSeed,
+		},
+		Decode: decode.Options{},
+	}
+}

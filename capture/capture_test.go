@@ -142,8 +142,8 @@ func TestTruncatedCaptureWarns(t *testing.T) {
 }
 
 func TestOptionsErrors(t *testing.T) {
-	_, err := Analyze(context.Background(), Options{BPF: "tcp port 80"}, []string{"x"}, nil)
-	assert.ErrorIs(t, err, ErrNotSupported)
+	_, err := Analyze(context.Background(), Options{BPF: "tcp port 80 and"}, []string{"x"}, nil)
+	assert.ErrorContains(t, err, "filter", "a bad filter is refused before any input is read")
 	_, err = Analyze(context.Background(), Options{}, nil, nil)
 	assert.ErrorIs(t, err, ErrNoInput)
 	_, err = Analyze(context.Background(), Options{}, []string{filepath.Join(t.TempDir(), "missing.pcap")}, nil)

@@ -9,6 +9,9 @@
 //
 //	func Analyze(ctx context.Context, opts Options, paths []string, emit func(*Event) error) (Stats, error)
 //	func NewEVEWriter(w io.Writer) *EVEWriter   // (*EVEWriter).Write is an emit func
+//	func NewStream(opts Options, emit func(*Event) error) *Stream  // packets pushed one by one; Flows() lists the open ones
+//	func StartCapture(opts LiveOptions) (*Capturer, error)        // live AF_PACKET capture recorded into pcapng evidence segments
+//	func NewInventory() *Inventory                                 // hosts seen in the events
 //
 // Everything else lives under capture/internal. Analyze streams: memory is
 // bounded by the flow-table cap, the reassembly caps and per-parser limits,
@@ -23,6 +26,7 @@
 //
 // This package must never write to the network, never modify its inputs,
 // never panic on hostile input, and never invent metadata: unfinished
-// features (BPF filters; storing or hashing transferred files) return
-// ErrNotSupported or produce nothing rather than a guess.
+// features (storing or hashing transferred files) produce nothing rather
+// than a guess, and filter expressions outside the supported subset are
+// refused.
 package capture

@@ -58,6 +58,8 @@ type CollectRequest struct {
 	Witness     string         `json:"witness,omitempty"`
 	Start       time.Time      `json:"start,omitzero"` // first packet, or when collection began
 	End         time.Time      `json:"end,omitzero"`
+	Packets     uint64         `json:"packets,omitempty"`           // for captures
+	KernelDrops *uint64        `json:"kernel_drops,omitempty"`      // for live captures: packets the kernel dropped meanwhile
 	NotSeized   string         `json:"not_seized_reason,omitempty"` // why the original medium was not seized
 	DerivedFrom []string       `json:"derived_from,omitempty"`      // SHA-256 of the items it was made from
 	Description string         `json:"description,omitempty"`

@@ -26,6 +26,7 @@ func runAnalyze(e *env, args []string) error {
 	depth := f.Int64("stream-depth", 0, "bytes of each TCP direction reassembled for the parsers (0: 1 MiB)")
 	midstream := f.Bool("midstream", false, "analyse TCP connections whose handshake was not captured")
 	quiet := f.Bool("quiet", false, "no progress or summary on stderr")
+	filter := f.String("filter", "", "keep only packets this tcpdump-style expression accepts (Ethernet captures)")
 	files, err := f.parse(args, 1, -1)
 	if err != nil {
 		return err
@@ -40,12 +41,15 @@ func runAnalyze(e *env, args []string) error {
 		out = fh
 	}
 	if *caseID != "" {
+		if *filter != "" {
+			return usagef("--filter is not available with --case yet: the whole capture is sealed and analysed")
+		}
 		return analyzeCase(f, *caseID, files, out, *depth, *midstream, *quiet)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	w := capture.NewEVEWriter(out)
-	opts := capture.Options{StreamDepth: *depth, Midstream: *midstream,
+	opts := capture.Options{StreamDepth: *depth, Midstream: *midstream, BPF: *filter,
 		Warn: func(w capture.Warning) { fmt.Fprintf(e.stderr, "warning: %s\n", w) }}
 	start := time.Now()
 	st, err := capture.Analyze(ctx, opts, files, w.Write)

@@ -15,12 +15,21 @@ func runServe(e *env, args []string) error {
 		"Run the appliance daemon on a data directory until SIGINT or SIGTERM.\n"+
 			"The CLI reaches it on the socket DIR/firebreak.sock; --listen also serves the API\n"+
 			"on a TCP address (loopback only for now), where every call needs a token.\n"+
-			"--mode turns containment on (firebreak isolate); without it the isolation API answers 501.")
+			"--mode turns containment on (firebreak isolate); without it the isolation API answers 501.\n"+
+			"--capture IF captures live traffic into the traffic view; with --record-case ID the\n"+
+			"packets are also recorded into rotating pcapng segments sealed as that case's evidence.")
 	listen := f.String("listen", "", "also serve the API on this TCP address, e.g. 127.0.0.1:8080")
 	logLevel := f.String("log-level", "info", "log level: debug, info, warn or error")
 	sample := f.Bool("sample", false, "replay the sample captures bundled in the binary into the traffic view")
 	var replay multiFlag
 	f.Var(&replay, "replay", "replay a capture file into the traffic view (repeatable)")
+	var ifaces multiFlag
+	f.Var(&ifaces, "capture", "capture live traffic on this interface (repeatable)")
+	filter := f.String("filter", "", "capture filter, tcpdump syntax (a supported subset)")
+	recordCase := f.String("record-case", "", "record the live traffic as evidence of this case")
+	segBytes := f.Int64("segment-size", 0, "rotate evidence segments at this many bytes (0: 1 GiB)")
+	segTime := f.Duration("segment-time", 0, "rotate evidence segments after this much packet time (0: 15m)")
+	minFree := f.Uint64("min-free", 0, "stop recording before the disk has less free space than this, in bytes (0: 1 GiB)")
 	containment := containFlags(f)
 	if _, err := f.parse(args, 0, 0); err != nil {
 		return err
@@ -35,7 +44,9 @@ func runServe(e *env, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	d, err := daemon.Start(daemon.Options{DataDir: f.dataDir(), Listen: *listen, Version: Version(), Logger: log,
-		Sample: *sample, Replay: replay, Containment: netOpts})
+		Sample: *sample, Replay: replay, Containment: netOpts,
+		Capture: daemon.CaptureOptions{Interfaces: ifaces, Filter: *filter, RecordCase: *recordCase,
+			SegmentBytes: *segBytes, SegmentTime: *segTime, MinFree: *minFree}})
 	if err != nil {
 		return err
 	}
@@ -43,6 +54,13 @@ func runServe(e *env, args []string) error {
 		Version(), d.Dir.Identity.ID(), d.Dir.Path, d.Dir.Socket())
 	if d.TCPAddr != nil {
 		fmt.Fprintf(e.stdout, "  API:    http://%s/api/v1/ (needs a token: firebreak token create NAME)\n", d.TCPAddr)
+	}
+	if len(ifaces) > 0 {
+		rec := "not recorded (no --record-case)"
+		if *recordCase != "" {
+			rec = "recorded as evidence of " + *recordCase
+		}
+		fmt.Fprintf(e.stdout, "  capture: %v, %s\n", []string(ifaces), rec)
 	}
 	if d.Contain != nil {
 		fmt.Fprintf(e.stdout, "  netctl: %s mode, containment on (firebreak isolate --help)\n", d.Contain.Mode())

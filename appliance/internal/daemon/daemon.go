@@ -46,6 +46,8 @@ type Options struct {
 	Sample bool
 	// Replay are capture files replayed into the traffic view at start.
 	Replay []string
+	// Capture configures live capture on the appliance's interfaces.
+	Capture CaptureOptions
 	// Containment configures isolation through netctl (mode, namespace,
 	// bridge, ports); a zero Mode leaves containment off and its API
 	// answers 501.
@@ -119,9 +121,18 @@ func Start(opts Options) (d *Daemon, err error) {
 	if len(opts.Replay) > 0 {
 		d.Sensor.Replay(ctx, "replay", opts.Replay)
 	}
+	// Only live traffic tells what an isolation would cut: replayed
+	// captures are another network's.
+	var flows contain.Flows
+	if len(opts.Capture.Interfaces) > 0 {
+		if err := d.startCapture(ctx, opts.Capture, opts.Version); err != nil {
+			return nil, fmt.Errorf("capture: %w", err)
+		}
+		flows = d.Sensor
+	}
 	if opts.Containment.Mode != "" {
 		if d.Contain, err = contain.Start(contain.Options{Net: opts.Containment, Journal: d.Journal, Book: d.Book,
-			Listen: opts.Listen, Logger: log.With("component", "contain")}); err != nil {
+			Listen: opts.Listen, Flows: flows, Logger: log.With("component", "contain")}); err != nil {
 			return nil, err
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/firebreak-ir/firebreak/capture"
@@ -35,7 +36,7 @@ type Options struct {
 // Source is one thing the sensor reads.
 type Source struct {
 	Name     string    `json:"name"`
-	Kind     string    `json:"kind"` // "replay" (a capture file)
+	Kind     string    `json:"kind"` // "replay" (capture files) or "live" (interfaces)
 	State    string    `json:"state"`
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished,omitzero"`
@@ -43,6 +44,9 @@ type Source struct {
 	Packets  uint64    `json:"packets"`
 	Bytes    uint64    `json:"bytes"`
 	Warnings uint64    `json:"warnings"`
+	Drops    uint64    `json:"kernel_drops,omitempty"`
+
+	live *atomic.Uint64 // packets so far, for a live source
 }
 
 // Source states.
@@ -66,6 +70,7 @@ type Sensor struct {
 
 	mu      sync.Mutex
 	sources []*Source
+	streams []*capture.Stream // of live sources, for their open flows
 	counts  map[string]uint64
 	latest  map[string]*ring
 	inv     *capture.Inventory
@@ -206,7 +211,11 @@ func (s *Sensor) Status() Status {
 		st.Events[k] = v
 	}
 	for _, src := range s.sources {
-		st.Sources = append(st.Sources, *src)
+		cp := *src
+		if src.live != nil && src.State == Running {
+			cp.Packets = src.live.Load()
+		}
+		st.Sources = append(st.Sources, cp)
 	}
 	return st
 }

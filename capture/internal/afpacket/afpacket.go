@@ -82,6 +82,9 @@ type IfaceStats struct {
 	FreezeQueue uint64
 	// Delivered is packets handed to the handler.
 	Delivered uint64
+	// LinkDowns counts the times a worker saw the link go down (ENETDOWN,
+	// summed over workers); capture resumes when it comes back up.
+	LinkDowns uint64
 	// WorkerUser and WorkerSystem are the CPU time of this interface's
 	// worker threads (capture loop and handler) once Run has returned.
 	// System time may include packet-delivery softirq work the kernel
@@ -111,6 +114,7 @@ type worker struct {
 	ring      []byte
 	iface     *iface
 	delivered atomic.Uint64
+	linkDowns atomic.Uint64
 	user, sys time.Duration // set when the loop ends
 }
 
@@ -268,7 +272,9 @@ func (s *Source) Run(ctx context.Context, h Handler) error {
 	}
 	defer unix.Close(efd)
 	stopped := make(chan struct{})
+	notified := make(chan struct{})
 	go func() {
+		defer close(notified)
 		select {
 		case <-ctx.Done():
 		case <-stopped:
@@ -277,6 +283,8 @@ func (s *Source) Run(ctx context.Context, h Handler) error {
 		binary.NativeEndian.PutUint64(one[:], 1)
 		unix.Write(efd, one[:])
 	}()
+	// efd is closed (deferred above) only after the notifier is done.
+	defer func() { <-notified }()
 	errs := make(chan error, len(s.workers))
 	var wg sync.WaitGroup
 	for _, w := range s.workers {
@@ -341,15 +349,19 @@ func (s *Source) loop(w *worker, efd int, h Handler) error {
 	var p Packet
 	p.IfIndex, p.IfName, p.Worker = w.iface.index, w.iface.name, w.id
 	draining := false
-	drainWait := int(2 * max(s.opts.BlockTimeout, time.Millisecond) / time.Millisecond)
+	drainWait := 2 * max(s.opts.BlockTimeout, time.Millisecond)
+	var drainUntil time.Time
 	for {
+		if draining && time.Now().After(drainUntil) {
+			return nil // a busy link never ends: stop after the drain window
+		}
 		blk := w.ring[next*bs : (next+1)*bs]
 		status := (*uint32)(unsafe.Pointer(&blk[blkStatus]))
 		if atomic.LoadUint32(status)&unix.TP_STATUS_USER == 0 {
 			timeout := -1
 			if draining {
 				pfd = pfd[:1]
-				timeout = drainWait
+				timeout = int(drainWait / time.Millisecond)
 			}
 			n, err := unix.Poll(pfd, timeout)
 			if err != nil && !errors.Is(err, unix.EINTR) {
@@ -360,11 +372,23 @@ func (s *Source) loop(w *worker, efd int, h Handler) error {
 			}
 			if !draining && len(pfd) > 1 && pfd[1].Revents != 0 {
 				draining = true
+				// Blocks the kernel has not retired yet are retired
+				// within one block timeout; take them, then stop.
+				drainUntil = time.Now().Add(drainWait + 50*time.Millisecond)
 			}
 			if pfd[0].Revents&unix.POLLERR != 0 {
-				// POLLERR on a packet socket reports a pending socket error.
-				if _, err := unix.GetsockoptInt(w.fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil {
+				// POLLERR reports a pending socket error; reading SO_ERROR
+				// clears it. ENETDOWN means the link went down: the kernel
+				// re-attaches the socket when it comes back up, so count
+				// it and keep waiting.
+				v, err := unix.GetsockoptInt(w.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+				switch {
+				case err != nil:
 					return fmt.Errorf("afpacket: %s: socket error: %w", w.iface.name, err)
+				case v == int(unix.ENETDOWN):
+					w.linkDowns.Add(1)
+				case v != 0:
+					return fmt.Errorf("afpacket: %s: socket error: %w", w.iface.name, unix.Errno(v))
 				}
 			}
 			continue
@@ -438,6 +462,7 @@ func (s *Source) Stats() []IfaceStats {
 		for i, in := range s.ifaces {
 			if w.iface == in {
 				out[i].Delivered += w.delivered.Load()
+				out[i].LinkDowns += w.linkDowns.Load()
 				if s.ran.Load() && s.closed {
 					out[i].WorkerUser += w.user
 					out[i].WorkerSystem += w.sys

@@ -27,15 +27,24 @@
 // The kernel strips 802.1Q tags into packet metadata; like libpcap, this
 // package puts the tag back into the frame (in place, in the ring), so the
 // bytes are those on the wire and a pcapng written from them equals what
-// tcpdump -w writes. For the same reason a BPF filter that reads the tag
-// from the frame bytes ("vlan" compiled by capture/internal/bpf) cannot
-// work in the kernel, and Open refuses filters marked as using VLAN through
-// Options.FilterUsesVLAN.
+// tcpdump -w writes. For the same reason a BPF filter that reads the outer
+// tag from the frame bytes cannot work in the kernel: compile filters with
+// bpf.Options.LinuxVLAN (which tests the tag metadata instead, as libpcap
+// does on a live socket), and Open refuses filters marked as reading it
+// from the frame through Options.FilterUsesVLAN. Filters without "vlan" see the untagged frame, so
+// on a trunk port "host 10.0.0.5" matches tagged and untagged frames alike
+// (libpcap behaves the same on Linux).
 //
-// When Run's context is cancelled, each worker keeps draining blocks for up
-// to two block timeouts, so packets already received are delivered rather
-// than lost; then the sockets are closed, which also leaves promiscuous
-// mode.
+// A link going down (cable pulled, interface set down) is counted in
+// IfaceStats.LinkDowns and capture resumes by itself when the link comes
+// back; an interface that is deleted stays silent until Run is stopped.
+//
+// When Run's context is cancelled, each worker keeps draining blocks for
+// two block timeouts (plus 50ms), so packets already received are
+// delivered rather than lost, and then stops even if traffic goes on; then
+// the sockets are closed, which also leaves promiscuous mode. Worker
+// goroutines are locked to their OS threads, and their CPU time is
+// reported in Stats.
 //
 // This package must never transmit a packet, never hand the handler memory
 // the kernel may still write to, and never hide a drop: every packet the

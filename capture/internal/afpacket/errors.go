@@ -9,7 +9,7 @@ var (
 	ErrNoInterface = errors.New("afpacket: no such interface")
 	// ErrVLANFilter is returned for a filter that reads 802.1Q tags from
 	// the frame bytes, which the kernel has already removed.
-	ErrVLANFilter = errors.New("afpacket: vlan filters are not supported on live capture (the kernel strips the tag before the filter runs)")
+	ErrVLANFilter = errors.New("afpacket: the filter reads the VLAN tag from the frame, where a live socket never has it (compile it with bpf.Options.LinuxVLAN)")
 	// ErrNotSupported is returned when the kernel lacks a feature the
 	// source needs (TPACKET_V3, PACKET_FANOUT).
 	ErrNotSupported = errors.New("afpacket: kernel feature not supported")

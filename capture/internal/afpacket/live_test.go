@@ -46,6 +46,7 @@ func TestLiveMatchesTcpdump(t *testing.T) {
 		src, err = Open(Options{Interfaces: devs, Filter: prog.Raw, Workers: 2, BlockSize: 1 << 16, Blocks: 32, BlockTimeout: 5 * time.Millisecond})
 		return err
 	})
+	begin := time.Now() // tcpdump started earlier: compare from here
 	var mu sync.Mutex
 	got := map[string][]netlab.Frame{}
 	workers := map[int]int{}
@@ -62,6 +63,7 @@ func TestLiveMatchesTcpdump(t *testing.T) {
 
 	netlab.Traffic(t, l, sshOK)
 	time.Sleep(300 * time.Millisecond) // let the last frames reach both captures
+	cutoff := time.Now()
 	cancel()
 	require.NoError(t, <-done)
 	for _, stop := range stops {
@@ -70,8 +72,10 @@ func TestLiveMatchesTcpdump(t *testing.T) {
 
 	stats := src.Stats()
 	for i, dev := range devs {
-		want := netlab.ReadPcap(t, filepath.Join(dir, dev+".pcap"))
-		mine := got[dev]
+		// tcpdump starts before and stops after us: compare what both saw
+		// while both ran.
+		want := netlab.Between(netlab.ReadPcap(t, filepath.Join(dir, dev+".pcap")), begin, cutoff)
+		mine := netlab.Between(got[dev], begin, cutoff)
 		require.NotEmpty(t, want, "tcpdump saw nothing on %s", dev)
 		assert.Equal(t, len(want), len(mine), "%s: packet count, tcpdump vs ours", dev)
 		// Fanout workers interleave: compare as multisets of frames.
@@ -107,7 +111,7 @@ func TestLiveMatchesTcpdump(t *testing.T) {
 		}
 		assert.Equal(t, stats[i].Name, dev)
 		assert.Zero(t, stats[i].Drops, "%s: kernel drops", dev)
-		assert.Equal(t, uint64(len(mine)), stats[i].Delivered)
+		assert.Equal(t, uint64(len(got[dev])), stats[i].Delivered)
 		t.Logf("%s: tcpdump %d frames, ours %d (kernel received %d, drops %d, freezes %d); timestamps within %v of tcpdump's; %d frames with the VLAN tag restored",
 			dev, len(want), len(mine), stats[i].Received, stats[i].Drops, stats[i].FreezeQueue, maxSkew, tagged)
 	}

@@ -304,3 +304,23 @@ type (
 )
 
 func newVM(raw []xbpf.RawInstruction) (*xbpf.VM, error) { return xbpf.NewVM(disassemble(raw)) }
+
+// TestLinuxVLAN pins the live-socket form of vlan: the outer tag comes from
+// packet metadata and shifts nothing; a second vlan reads the inner tag in
+// the frame. (Checked against tcpdump in the kernel by the afpacket tests.)
+func TestLinuxVLAN(t *testing.T) {
+	p, err := Compile("vlan 100 and vlan 5 and udp", Options{LinuxVLAN: true})
+	require.NoError(t, err)
+	assert.False(t, p.UsesVLAN, "no outer tag read from the frame")
+	got := p.String()
+	assert.Contains(t, got, "(000) ldb      [vlanp]\n(001) jeq      #0x1")
+	assert.Contains(t, got, "ldb      [vlan_tci]\n(003) and      #0xfff\n(004) jeq      #0x64")
+	assert.Contains(t, got, "ldh      [12]\n(006) jeq      #0x8100", "inner tag at the unshifted offset")
+	assert.Contains(t, got, "ldb      [27]", "udp after one in-frame tag")
+	assert.False(t, p.Match(make([]byte, 64)), "kernel-only program")
+	p, err = Compile("udp", Options{LinuxVLAN: true})
+	require.NoError(t, err)
+	ref, err := Compile("udp", Options{})
+	require.NoError(t, err)
+	assert.Equal(t, ref.Raw, p.Raw, "without vlan nothing changes")
+}

@@ -33,16 +33,18 @@
 // jump threading on dominating branch outcomes (fold_edge), or/and
 // pull-up, merging of identical blocks, removal of loads whose value is
 // already in A or X, and the "and #m; jeq #0" to "jset #m" peephole. The
-// result is the program `tcpdump -d -y EN10MB` prints: the golden test
-// holds every supported form and many combinations, all instruction-for-
-// instruction identical to libpcap 1.10's output, and also replays each
-// through both programs over a packet corpus. A randomised test compares
-// generated expressions with tcpdump: almost all are identical; the rest
-// contain a contradiction or a tautology ("ip or not ip") that libpcap's
-// value numbering folds differently (sometimes leaving a dead load of the
-// EtherType behind). Those give the same verdict on every complete frame
-// and can differ only on frames cut short inside the headers, where BPF
-// rejects at the first load past the end, so the order of loads shows.
+// result is the program `tcpdump -d -y EN10MB` prints. The golden test
+// holds every supported form and many combinations, each identical
+// instruction for instruction to libpcap 1.10's output, and also replays
+// each through both programs over a packet corpus. A randomised test
+// compares generated expressions with tcpdump: about 97% are identical;
+// libpcap's value numbering folds the rest differently (typically
+// contradictions and tautologies such as "ip or not ip", where it may also
+// leave a dead load of the EtherType behind). Those give the same verdict
+// on every complete frame and can differ only on frames cut short inside
+// the headers, where BPF rejects at the first load past the end, so the
+// order of loads shows. An expression that can never match is refused
+// (ErrRejectsAll), as libpcap does; an empty one accepts everything.
 //
 // This package must never guess: anything outside the subset (host names,
 // service names, "gateway", "proto", byte-offset expressions, ...) is an
@@ -50,7 +52,10 @@
 // It must also never emit a program the kernel would reject: every jump is
 // forward and within range or Compile fails.
 //
-// The compiled "vlan" form inspects the tag in the frame bytes, as in a
-// pcap file. On a live Linux socket the kernel strips the tag into packet
-// metadata, so Program.UsesVLAN lets the live source refuse such filters.
+// By default "vlan" inspects the tag in the frame bytes, as in a pcap file
+// (and as `tcpdump -d -y EN10MB` compiles it). On a live Linux socket the
+// kernel has moved the outer tag into packet metadata; Options.LinuxVLAN
+// compiles for that case (checked in the kernel against tcpdump by the
+// afpacket tests), and Program.UsesVLAN lets the live source refuse a
+// program compiled the other way.
 package bpf

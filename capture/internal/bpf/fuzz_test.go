@@ -25,6 +25,9 @@ func FuzzCompile(f *testing.F) {
 	}
 	frames := [][]byte{make([]byte, 14), bytes.Repeat([]byte{0x45}, 200), nil}
 	f.Fuzz(func(t *testing.T, expr string) {
+		if lp, err := Compile(expr, Options{LinuxVLAN: true}); err == nil {
+			require.LessOrEqual(t, len(lp.Raw), maxInsns)
+		}
 		p, err := Compile(expr, Options{})
 		if err != nil {
 			return

@@ -92,6 +92,14 @@ func tranV4(pl, off uint32, jop uint16, k uint32) gen {
 	}
 }
 
+// Linux ancillary data offsets (linux/filter.h) for loads of packet
+// metadata.
+const (
+	skfAdOff            = 0xfffff000
+	skfAdVLANTag        = 44
+	skfAdVLANTagPresent = 48
+)
+
 const (
 	etherIP   = 0x0800
 	etherARP  = 0x0806
@@ -145,6 +153,14 @@ func genPrim(p prim) gen {
 			return protoV6(o, protoICMPv6)
 		}
 	case pVLAN:
+		if p.meta {
+			// The kernel's ancillary data: tag present, then the TCI.
+			g := eq(1, skfAdOff+skfAdVLANTagPresent, 1)
+			if p.hasVID {
+				g = and(g, cmp(1, skfAdOff+skfAdVLANTag, 0x0fff, opJeq, p.lo)) // libpcap's "ldb [vlan_tci]": the kernel loads all 16 bits whatever the size
+			}
+			return g
+		}
 		g := or(or(linktype(o, 0x8100), linktype(o, 0x88a8)), linktype(o, 0x9100))
 		if p.hasVID {
 			g = and(g, cmp(2, o.pl, 0x0fff, opJeq, p.lo))

@@ -89,6 +89,7 @@ type prim struct {
 	hasVID bool
 	mac    net.HardwareAddr
 	shift  uint32 // bytes added to the link-layer type and payload offsets by earlier vlan
+	meta   bool   // pVLAN: test the tag the Linux kernel moved into packet metadata
 }
 
 // qual remembers the qualifiers of the last primitive with a value, for
@@ -105,6 +106,9 @@ type parser struct {
 	i     int
 	shift uint32
 	last  *qual
+	// linux: the first vlan primitive reads the outer tag from packet
+	// metadata (where the kernel put it) and shifts nothing.
+	linux, sawVLAN bool
 }
 
 func (p *parser) peek() string {
@@ -129,7 +133,7 @@ func (p *parser) unsupported(what string) error {
 	return &Error{Expr: p.expr, Pos: p.pos(), Msg: fmt.Sprintf("'%s'", what), Err: ErrUnsupported}
 }
 
-func parse(expr string) (*node, error) {
+func parse(expr string, linux bool) (*node, error) {
 	toks, err := lex(expr)
 	if err != nil {
 		return nil, err
@@ -137,7 +141,7 @@ func parse(expr string) (*node, error) {
 	if len(toks) == 0 {
 		return nil, nil
 	}
-	p := &parser{expr: expr, toks: toks}
+	p := &parser{expr: expr, toks: toks, linux: linux}
 	n, err := p.parseExpr()
 	if err != nil {
 		return nil, err
@@ -271,7 +275,12 @@ func (p *parser) parsePrim(afterOp bool) (prim, error) {
 			p.i++
 			pr.lo, pr.hasVID = uint32(n), true
 		}
-		p.shift += 4
+		if p.linux && !p.sawVLAN {
+			pr.meta = true
+		} else {
+			p.shift += 4
+		}
+		p.sawVLAN = true
 		return pr, nil
 	}
 	q := qual{kind: -1}

@@ -187,6 +187,14 @@ func NewTable(opts Options) *Table {
 // Len returns the number of flows in the table.
 func (t *Table) Len() int { return len(t.m) }
 
+// Each calls fn for every flow in the table, in no particular order. fn
+// must not change the table.
+func (t *Table) Each(fn func(*Flow)) {
+	for _, f := range t.m {
+		fn(f)
+	}
+}
+
 func (t *Table) class(f *Flow) int {
 	base := 9
 	switch f.Proto {

@@ -50,12 +50,13 @@ import (
 	"github.com/firebreak-ir/firebreak/capture/internal/pcapng"
 )
 
-// Options configures Run. Zero values mean the defaults of the packages
-// they are passed to.
+// Options configures Start (and Run). Zero values mean the defaults of the
+// packages they are passed to.
 type Options struct {
 	Interfaces []string
 	// Filter is a tcpdump-style expression (see capture/internal/bpf for
-	// the supported subset); "" captures everything.
+	// the supported subset), compiled with bpf.Options.LinuxVLAN; ""
+	// captures everything.
 	Filter string
 	// Workers per interface (fanout); 0 means one per CPU.
 	Workers int
@@ -98,14 +99,13 @@ func Run(ctx context.Context, opts Options, h afpacket.Handler) (Stats, error) {
 // and prepares the evidence writer. Errors here are configuration errors
 // (bad filter, no such interface, no permission, bad directory).
 func Start(opts Options) (*Recorder, error) {
-	prog, err := bpf.Compile(opts.Filter, bpf.Options{})
+	// Compiled for the kernel: "vlan" reads the tag the kernel moved into
+	// packet metadata.
+	prog, err := bpf.Compile(opts.Filter, bpf.Options{LinuxVLAN: true})
 	if err != nil {
 		return nil, err
 	}
-	if prog.UsesVLAN {
-		return nil, afpacket.ErrVLANFilter
-	}
-	src, err := afpacket.Open(afpacket.Options{Interfaces: opts.Interfaces, Filter: prog.Raw, Workers: opts.Workers})
+	src, err := afpacket.Open(afpacket.Options{Interfaces: opts.Interfaces, Filter: prog.Raw, FilterUsesVLAN: prog.UsesVLAN, Workers: opts.Workers})
 	if err != nil {
 		return nil, err
 	}

@@ -60,23 +60,27 @@ func TestRecordMatchesTcpdump(t *testing.T) {
 		})
 		return err
 	})
+	begin := time.Now() // tcpdump started earlier: compare from here
 	go func() {
 		st, err := rec.Run(ctx, func(p *afpacket.Packet) { mu.Lock(); analysed++; mu.Unlock() })
 		done <- result{st, err}
 	}()
 	netlab.Traffic(t, l, ssh)
 	time.Sleep(300 * time.Millisecond)
+	cutoff := time.Now()
 	cancel()
 	r := <-done
 	require.NoError(t, r.err)
 	stop()
 
-	want := netlab.ReadPcap(t, filepath.Join(dir, "tcpdump.pcap"))
+	// tcpdump starts before and stops after us: compare what both saw
+	// while both ran.
+	want := netlab.Between(netlab.ReadPcap(t, filepath.Join(dir, "tcpdump.pcap")), begin, cutoff)
 	count := map[string]int{}
 	for _, f := range want {
 		count[string(f.Data)]++
 	}
-	var total uint64
+	var total, all uint64
 	require.Greater(t, len(segs), 1, "segments rotated")
 	for _, s := range segs {
 		b, err := os.ReadFile(s.Path)
@@ -89,11 +93,15 @@ func TestRecordMatchesTcpdump(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, rd.SectionInfo().Comment, "case: 2026-0042")
 		for {
-			data, _, err := rd.ReadPacketData()
+			data, ci, err := rd.ReadPacketData()
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			require.NoError(t, err)
+			all++
+			if ci.Timestamp.Before(begin) || !ci.Timestamp.Before(cutoff) {
+				continue
+			}
 			count[string(data)]--
 			total++
 		}
@@ -104,17 +112,20 @@ func TestRecordMatchesTcpdump(t *testing.T) {
 		assert.Zero(t, v, "frame of %d bytes: tcpdump saw it %d more times than the segments hold", len(k), v)
 	}
 	assert.Equal(t, uint64(len(want)), total)
-	assert.Equal(t, r.st.Recorded, total)
+	assert.Equal(t, r.st.Recorded, all)
 	assert.Zero(t, r.st.NotRecorded)
-	assert.Equal(t, int(total), analysed, "every packet also went to analysis")
+	assert.Equal(t, int(all), analysed, "every packet also went to analysis")
 	t.Logf("tcpdump %d frames; %d segments hold %d frames; kernel drops %d", len(want), len(segs), total, r.st.Interfaces[0].Drops)
 }
 
-func TestRunRejects(t *testing.T) {
-	_, err := Run(context.Background(), Options{Interfaces: []string{"lo"}, Filter: "vlan 5"}, nil)
-	assert.ErrorIs(t, err, afpacket.ErrVLANFilter)
-	_, err = Run(context.Background(), Options{Interfaces: []string{"lo"}, Filter: "host example.com"}, nil)
+func TestStartFilters(t *testing.T) {
+	_, err := Start(Options{Interfaces: []string{"lo"}, Filter: "host example.com"})
 	assert.ErrorIs(t, err, bpf.ErrUnsupported)
+	netlab.RequireRoot(t)
+	// vlan filters compile for the kernel's tag metadata.
+	r, err := Start(Options{Interfaces: []string{"lo"}, Filter: "vlan 5 and udp", Workers: 1})
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
 }
 
 // TestWatermarkKeepsCapturing fills a small tmpfs with recorded traffic:
@@ -174,8 +185,12 @@ func TestWatermarkKeepsCapturing(t *testing.T) {
 	}
 	assert.Equal(t, r.st.Recorded, inSegs)
 	assert.Positive(t, r.st.NotRecorded)
-	assert.Equal(t, uint64(n), r.st.Recorded+r.st.NotRecorded, "every frame recorded or counted as not recorded")
-	assert.Equal(t, uint64(n), analysed, "analysis saw every frame")
+	// The veth may drop a few frames at its receive backlog under load,
+	// before capture; everything the socket delivered is accounted for.
+	got := r.st.Interfaces[0].Delivered
+	assert.GreaterOrEqual(t, got, uint64(n*9/10))
+	assert.Equal(t, got, r.st.Recorded+r.st.NotRecorded, "every frame recorded or counted as not recorded")
+	assert.Equal(t, got, analysed, "analysis saw every frame")
 	var st unix.Statfs_t
 	require.NoError(t, unix.Statfs(dir, &st))
 	assert.GreaterOrEqual(t, st.Bavail*uint64(st.Bsize), uint64(1<<20), "free space stayed above the watermark")

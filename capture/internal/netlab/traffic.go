@@ -98,9 +98,19 @@ func serveDNS(c net.PacketConn) {
 	}
 }
 
-// InjectTagged writes n broadcast UDP frames tagged with VLAN 100 on eth0
+// InjectTagged writes n broadcast UDP frames tagged with VLAN vid on eth0
 // in ns.
-func InjectTagged(t *testing.T, ns string, n int) {
+func InjectTagged(t *testing.T, ns string, vid uint16, n int) {
+	injectTags(t, ns, []uint16{0x8100, vid}, n)
+}
+
+// InjectQinQ writes n broadcast UDP frames tagged 802.1ad outer, 802.1Q
+// inner on eth0 in ns.
+func InjectQinQ(t *testing.T, ns string, outer, inner uint16, n int) {
+	injectTags(t, ns, []uint16{0x88a8, outer, 0x8100, inner}, n)
+}
+
+func injectTags(t *testing.T, ns string, tags []uint16, n int) {
 	In(t, ns, func() error {
 		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
@@ -118,7 +128,10 @@ func InjectTagged(t *testing.T, ns string, n int) {
 			f := make([]byte, 0, 64)
 			f = append(f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
 			f = append(f, ifi.HardwareAddr...)
-			f = append(f, 0x81, 0x00, 0x00, 100, 0x08, 0x00)
+			for _, v := range tags {
+				f = append(f, byte(v>>8), byte(v))
+			}
+			f = append(f, 0x08, 0x00)
 			ip := []byte{0x45, 0, 0, 29, 0, byte(i), 0, 0, 64, 17, 0, 0, 10, 78, 0, 1, 10, 78, 0, 255}
 			f = append(f, ip...)
 			f = append(f, 0x30, 0x39, 0x30, 0x39, 0, 9, 0, 0, byte(i))
@@ -191,6 +204,12 @@ func Traffic(t *testing.T, l *Lab, sshOK bool) {
 		out, err := Cmd(tctx, l.Cli, args...).CombinedOutput()
 		require.NoError(t, err, "%v: %s", args, out)
 	}
+	if sshOK {
+		// No credentials: the key exchange happens, then authentication
+		// fails, which is all the traffic needed.
+		Cmd(tctx, l.Cli, "ssh", "-p", "2222", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+			"-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=3", "nobody@10.77.0.2", "true").Run()
+	}
 	for i := 0; i < 3; i++ {
 		client("curl", "-sS", "-o", "/dev/null", fmt.Sprintf("http://10.77.0.2:8080/case/%d", i))
 		client("dig", "+short", "+tries=1", "+time=2", "@10.77.0.2", fmt.Sprintf("host%d.firebreak.test", i))
@@ -203,12 +222,18 @@ func Traffic(t *testing.T, l *Lab, sshOK bool) {
 	if l.VLAN {
 		client("ping", "-c", "2", "-i", "0.2", "10.78.0.2")
 	} else {
-		InjectTagged(t, l.Cli, 5)
+		InjectTagged(t, l.Cli, 100, 5)
 	}
-	if sshOK {
-		// No credentials: the key exchange happens, then authentication
-		// fails, which is all the traffic needed.
-		Cmd(tctx, l.Cli, "ssh", "-p", "2222", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-			"-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=3", "nobody@10.77.0.2", "true").Run()
+}
+
+// Between keeps the frames stamped in [from, to): two captures started and
+// stopped one after the other are compared over the window both covered.
+func Between(fs []Frame, from, to time.Time) []Frame {
+	var out []Frame
+	for _, f := range fs {
+		if !f.TS.Before(from) && f.TS.Before(to) {
+			out = append(out, f)
+		}
 	}
+	return out
 }

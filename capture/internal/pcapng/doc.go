@@ -31,12 +31,14 @@
 // only once it is complete and on stable storage. After a crash (kill -9,
 // power loss) the directory holds the sealed segments and at most one
 // .partial file, which ends at whatever the kernel had written; it may stop
-// in the middle of a block. Recover reports such files without changing a
-// byte: the daemon seals each into the case vault as a truncated segment
-// (Segment.Truncated, with the count of complete packets and the hash of
-// the bytes as found), journals it as such, and renames it to
-// NAME.truncated.pcapng so it is not reported twice. Evidence is never
-// repaired in place.
+// in the middle of a block. On restart, Recover renames each such file to
+// NAME.truncated.pcapng (so it is never reported twice) without changing a
+// byte, and describes it: the hash and size of the bytes as found, the
+// count of complete packets and their times, and Truncated when it ends
+// inside a block. The daemon seals it into the case vault as truncated
+// evidence and journals it as such (capture/internal/live reports it
+// through OnSeal with Reason "recovered"). Evidence is never repaired in
+// place.
 //
 // Disk watermark: before writing, the free space of Dir is checked with
 // statfs (cached, re-checked every CheckEvery bytes). Recording stops,

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Recover finds the segments a crashed writer left unsealed in dir
@@ -36,7 +34,7 @@ func Recover(dir string) ([]Segment, error) {
 		seg.Size = int64(len(b))
 		seg.Reason = "recovered"
 		seg.Path = strings.TrimSuffix(p, ".pcapng.partial") + ".truncated.pcapng"
-		if err := unix.Renameat2(unix.AT_FDCWD, p, unix.AT_FDCWD, seg.Path, unix.RENAME_NOREPLACE); err != nil {
+		if err := renameNoReplace(p, seg.Path); err != nil {
 			return out, fmt.Errorf("pcapng: recover %s: %w", p, err)
 		}
 		out = append(out, seg)

@@ -415,7 +415,7 @@ func (w *Writer) seal(reason string) error {
 	}
 	final := filepath.Join(w.opts.Dir, c.base+".pcapng")
 	// Never replace an existing file: sealed evidence is immutable.
-	if err := unix.Renameat2(unix.AT_FDCWD, c.tmp, unix.AT_FDCWD, final, unix.RENAME_NOREPLACE); err != nil {
+	if err := renameNoReplace(c.tmp, final); err != nil {
 		return fmt.Errorf("pcapng: seal %s: %w", c.tmp, err)
 	}
 	if d, err := os.Open(w.opts.Dir); err == nil {
@@ -484,4 +484,17 @@ func (w *Writer) Stopped() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.stopped
+}
+
+// renameNoReplace renames old to new and fails if new exists. Filesystems
+// without RENAME_NOREPLACE get a hard link and an unlink instead, which
+// fails the same way.
+func renameNoReplace(old, new string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, old, unix.AT_FDCWD, new, unix.RENAME_NOREPLACE)
+	if err == unix.EINVAL || err == unix.ENOSYS || err == unix.ENOTSUP {
+		if err = os.Link(old, new); err == nil {
+			err = os.Remove(old)
+		}
+	}
+	return err
 }
