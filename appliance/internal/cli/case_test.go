@@ -240,6 +240,16 @@ func TestCaptureViewOfTheSamples(t *testing.T) {
 	hosts := mustFB(t, dir, "capture", "hosts")
 	assert.Contains(t, hosts, "nas1", "the DHCP client's name")
 	assert.Contains(t, hosts, "00:11:32:17:49:f0", "and its MAC")
+	// Joined to the customer's asset list: the DHCP client is a listed NAS,
+	// a listed server never showed up.
+	id := mustFB(t, dir, "case", "new", "--title", "Inventory check")
+	csv := filepath.Join(t.TempDir(), "assets.csv")
+	require.NoError(t, os.WriteFile(csv, []byte("ip,hostname,role\n10.16.1.4,nas1,file server\n10.99.0.1,erp01,ERP\n"), 0o600))
+	mustFB(t, dir, "case", "assets", "import", id, csv)
+	joined := mustFB(t, dir, "capture", "hosts", "--case", id)
+	assert.Regexp(t, `10\.16\.1\.4 .* nas1 file server`, joined)
+	assert.Contains(t, joined, "not seen: 10.99.0.1 erp01")
+	assert.Contains(t, joined, "NOT ON THE LIST", "private hosts the customer did not list stand out")
 	ev := mustFB(t, dir, "capture", "events", "ssh", "--limit", "1")
 	assert.Contains(t, ev, `"event_type":"ssh"`)
 	code, _, errs := fb(t, dir, "capture", "events", "<script>")
