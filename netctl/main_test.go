@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"runtime"
 	"testing"
-	"time"
+
+	"github.com/firebreak-ir/firebreak/internal/leakcheck"
 )
 
 // TestMain fails the package when tests leak goroutines or file
@@ -15,38 +15,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
 		os.Exit(runHelper())
 	}
-	// The runtime's network poller opens its descriptors on first use;
-	// start it before taking the baseline.
-	if r, w, err := os.Pipe(); err == nil {
-		r.Close()
-		w.Close()
-	}
-	fds, goroutines := openFDs(), runtime.NumGoroutine()
-	code := m.Run()
-	if code == 0 {
-		deadline := time.Now().Add(3 * time.Second)
-		for time.Now().Before(deadline) && (openFDs() > fds || runtime.NumGoroutine() > goroutines) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n := openFDs(); n > fds {
-			fmt.Fprintf(os.Stderr, "leaked %d file descriptors\n", n-fds)
-			code = 1
-		}
-		if n := runtime.NumGoroutine(); n > goroutines {
-			buf := make([]byte, 1<<16)
-			fmt.Fprintf(os.Stderr, "leaked %d goroutines:\n%s\n", n-goroutines, buf[:runtime.Stack(buf, true)])
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-func openFDs() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return 0
-	}
-	return len(ents)
+	os.Exit(leakcheck.Run(m))
 }
 
 // helperEnv makes the test binary act as a daemon that applies a state

@@ -5,8 +5,8 @@ package afpacket
 import (
 	"testing"
 
-	"github.com/firebreak-ir/firebreak/capture/internal/netlab"
+	"github.com/firebreak-ir/firebreak/internal/leakcheck"
 )
 
 // TestMain fails the package on leaked file descriptors or goroutines.
-func TestMain(m *testing.M) { netlab.Main(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
