@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/firebreak-ir/firebreak/appliance/internal/auth"
 	"github.com/firebreak-ir/firebreak/appliance/internal/cases"
 	"github.com/firebreak-ir/firebreak/appliance/internal/export"
+	"github.com/firebreak-ir/firebreak/appliance/internal/report"
 	"github.com/firebreak-ir/firebreak/capture"
 )
 
@@ -230,4 +232,31 @@ func exportCase(s *Server, w http.ResponseWriter, r *http.Request, c auth.Caller
 			"to": c.Actor, "manifest_sha256": res.ManifestSHA256, "files": res.Files, "bytes": res.Bytes, "through_seq": snap.LastSeq,
 		}}, nil
 	}))
+}
+
+// getReport renders the case's report as HTML: GET /cases/{id}/report?lang=zh|en.
+func getReport(s *Server, w http.ResponseWriter, r *http.Request, c auth.Caller) error {
+	lang := r.URL.Query().Get("lang")
+	if lang == "" {
+		lang = "zh"
+	}
+	if lang != "zh" && lang != "en" {
+		return userErrorf(ErrBadRequest, "lang must be zh or en")
+	}
+	id := r.PathValue("id")
+	var buf bytes.Buffer
+	err := s.cfg.Book.View(id, func(cs *cases.Case) error {
+		entries, err := s.cfg.Book.Entries(id, 0, int(cs.LastSeq))
+		if err != nil {
+			return err
+		}
+		return report.HTML(&buf, report.Input{Case: cs, Entries: entries, Appliance: s.cfg.Appliance, Version: s.cfg.Version, Now: s.cfg.Now(), Lang: lang})
+	})
+	if err != nil {
+		return caseError(err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	_, err = w.Write(buf.Bytes())
+	return err
 }

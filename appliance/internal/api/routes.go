@@ -37,6 +37,7 @@ func routes() []route {
 		{"DELETE /api/v1/tokens/{name}", auth.Admin, revokeToken, 0},
 
 		{"POST /api/v1/cases/{id}/export", auth.Responder, exportCase, 0},
+		{"GET /api/v1/cases/{id}/report", auth.Viewer, getReport, 0},
 		{"GET /api/v1/isolations", auth.Viewer, listIsolations, 0},
 		{"POST /api/v1/isolations", auth.Responder, addIsolation, 0},
 		{"POST /api/v1/isolations/plan", auth.Viewer, planIsolation, 0},

@@ -39,6 +39,7 @@ func init() {
 		"analyze":  {"analyse captures and write EVE JSON", runAnalyze},
 		"capture":  {"what the appliance sees on the wire: sources, events, hosts", runCapture},
 		"evidence": {"list, export and verify a case's evidence", runEvidence},
+		"report":   {"write a case's incident-response report (zh, en; HTML or PDF)", runReport},
 		"isolate":  {"contain hosts: isolate, plan, confirm, release", runIsolate},
 		"token":    {"manage API tokens for scripts", runToken},
 		"version":  {"print the version", runVersion},
