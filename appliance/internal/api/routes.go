@@ -46,7 +46,8 @@ func routes() []route {
 		{"POST /api/v1/isolations/{id}/confirm", auth.Responder, confirmIsolation, 0},
 		{"POST /api/v1/isolations/{id}/release", auth.Responder, releaseIsolation, 0},
 		{"GET /api/v1/modules", auth.Viewer, notYet("the module host"), 0},
-		{"GET /api/v1/sync", auth.Viewer, notYet("sync to headquarters"), 0},
+		{"GET /api/v1/sync", auth.Viewer, syncStatus, 0},
+		{"POST /api/v1/sync/{command}", auth.Responder, syncCommand, 0},
 	}
 }
 

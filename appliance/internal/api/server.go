@@ -27,6 +27,7 @@ import (
 	"github.com/firebreak-ir/firebreak/appliance/internal/auth"
 	"github.com/firebreak-ir/firebreak/appliance/internal/casebook"
 	"github.com/firebreak-ir/firebreak/appliance/internal/contain"
+	"github.com/firebreak-ir/firebreak/appliance/internal/hqsync"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
 	"github.com/firebreak-ir/firebreak/appliance/internal/sensor"
 	"github.com/firebreak-ir/firebreak/appliance/internal/vault"
@@ -44,6 +45,7 @@ type Config struct {
 	Sensor    *sensor.Sensor
 	Key       ed25519.PrivateKey // the appliance key; signs evidence bundles
 	Contain   *contain.Service   // nil: containment not configured (501)
+	Sync      *hqsync.Syncer     // nil: sync to HQ not configured (501)
 	Version   string
 	Appliance string // appliance ID
 	Logger    *slog.Logger

@@ -40,7 +40,9 @@ func init() {
 		"capture":  {"what the appliance sees on the wire: sources, events, hosts", runCapture},
 		"evidence": {"list, export and verify a case's evidence", runEvidence},
 		"report":   {"write a case's incident-response report (zh, en; HTML or PDF)", runReport},
+		"hq":       {"at headquarters: verify the cases in the HQ bucket", runHQ},
 		"isolate":  {"contain hosts: isolate, plan, confirm, release", runIsolate},
+		"sync":     {"sync to headquarters: status, now, pause, resume", runSync},
 		"token":    {"manage API tokens for scripts", runToken},
 		"version":  {"print the version", runVersion},
 	}

@@ -31,6 +31,7 @@ func runServe(e *env, args []string) error {
 	segTime := f.Duration("segment-time", 0, "rotate evidence segments after this much packet time (0: 15m)")
 	minFree := f.Uint64("min-free", 0, "stop recording before the disk has less free space than this, in bytes (0: 1 GiB)")
 	containment := containFlags(f)
+	syncing := syncFlags(f)
 	if _, err := f.parse(args, 0, 0); err != nil {
 		return err
 	}
@@ -42,9 +43,13 @@ func runServe(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	syncOpts, err := syncing()
+	if err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	d, err := daemon.Start(daemon.Options{DataDir: f.dataDir(), Listen: *listen, Version: Version(), Logger: log,
-		Sample: *sample, Replay: replay, Containment: netOpts,
+		Sample: *sample, Replay: replay, Containment: netOpts, Sync: syncOpts,
 		Capture: daemon.CaptureOptions{Interfaces: ifaces, Filter: *filter, RecordCase: *recordCase,
 			SegmentBytes: *segBytes, SegmentTime: *segTime, MinFree: *minFree}})
 	if err != nil {
@@ -61,6 +66,9 @@ func runServe(e *env, args []string) error {
 			rec = "recorded as evidence of " + *recordCase
 		}
 		fmt.Fprintf(e.stdout, "  capture: %v, %s\n", []string(ifaces), rec)
+	}
+	if d.Sync != nil {
+		fmt.Fprintf(e.stdout, "  sync:   %s bucket %s (firebreak sync status)\n", syncOpts.Endpoint, syncOpts.Bucket)
 	}
 	if d.Contain != nil {
 		fmt.Fprintf(e.stdout, "  netctl: %s mode, containment on (firebreak isolate --help)\n", d.Contain.Mode())

@@ -22,6 +22,7 @@ import (
 	"github.com/firebreak-ir/firebreak/appliance/internal/casebook"
 	"github.com/firebreak-ir/firebreak/appliance/internal/contain"
 	"github.com/firebreak-ir/firebreak/appliance/internal/datadir"
+	"github.com/firebreak-ir/firebreak/appliance/internal/hqsync"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
 	"github.com/firebreak-ir/firebreak/appliance/internal/sensor"
 	"github.com/firebreak-ir/firebreak/appliance/internal/vault"
@@ -52,6 +53,11 @@ type Options struct {
 	// bridge, ports); a zero Mode leaves containment off and its API
 	// answers 501.
 	Containment netctl.Options
+	// Sync ships the journals and evidence to HQ's S3 bucket in the
+	// background (endpoint, bucket, rate cap, interval); an empty Endpoint
+	// leaves sync off and its API answers 501. The daemon fills in the store,
+	// journal, vault and key.
+	Sync hqsync.Options
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -64,6 +70,7 @@ type Daemon struct {
 	Vault   *vault.Vault
 	Sensor  *sensor.Sensor
 	Contain *contain.Service // nil when containment is not configured
+	Sync    *hqsync.Syncer   // nil when sync to HQ is not configured
 	// TCPAddr is the address the TCP API listens on, if any.
 	TCPAddr net.Addr
 
@@ -136,8 +143,17 @@ func Start(opts Options) (d *Daemon, err error) {
 			return nil, err
 		}
 	}
+	if opts.Sync.Endpoint != "" {
+		so := opts.Sync
+		so.DB, so.Journal, so.Vault, so.Appliance, so.Key = dir.DB, d.Journal, d.Vault, dir.Identity.ID(), dir.Identity.Key()
+		so.Logger = log.With("component", "hqsync")
+		if d.Sync, err = hqsync.New(so); err != nil {
+			return nil, fmt.Errorf("sync: %w", err)
+		}
+		d.Sync.Start() // its own goroutine: nothing here waits for a link
+	}
 	handler := api.New(api.Config{
-		Book: d.Book, Journal: d.Journal, Tokens: tokens, Vault: d.Vault, Sensor: d.Sensor, Key: dir.Identity.Key(), Contain: d.Contain,
+		Book: d.Book, Journal: d.Journal, Tokens: tokens, Vault: d.Vault, Sensor: d.Sensor, Key: dir.Identity.Key(), Contain: d.Contain, Sync: d.Sync,
 		Version: opts.Version, Appliance: dir.Identity.ID(), Logger: log,
 	})
 	if _, err := d.Journal.Append(context.Background(), journal.Record{
@@ -201,6 +217,9 @@ func (d *Daemon) Close() error {
 	}
 	if d.Contain != nil {
 		d.Contain.Close()
+	}
+	if d.Sync != nil {
+		d.Sync.Close()
 	}
 	if d.Journal != nil {
 		d.Journal.Close()
