@@ -15,7 +15,7 @@ import (
 )
 
 const (
-	bigBlob = 128 << 20 // the "large pcap" of the must-show tests
+	bigBlob = 200 << 20 // the "large pcap" of the must-show tests
 	caseID  = "case-2026-0001"
 )
 
