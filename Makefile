@@ -25,6 +25,7 @@ run: build ## run the appliance on ./firebreak-data, API on 127.0.0.1:8080, repl
 
 test: build ## run every test (root-only tests skip without root), then each fuzz test for FUZZTIME
 	$(GO) test -count=1 -timeout 15m $(TESTFLAGS) ./...
+	$(GO) test -count=1 -run '^$$' -bench AnalyzeLarge -benchtime 1x ./capture/
 	@FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 fuzz: ## run each fuzz test for FUZZTIME (e.g. make fuzz FUZZTIME=1m)
@@ -38,7 +39,8 @@ check: ## vet, formatting, package docs, cross-build, and a clean tree
 	@test -z "$$(git status --porcelain)" || { git status --porcelain; echo "the tree is dirty after the build"; exit 1; }
 
 bench: ## run the benchmarks for real, with their peer tools
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
+	$(GO) test -run '^$$' -bench . -skip AnalyzeLarge -benchtime 3s ./...
+	$(GO) test -run '^$$' -bench AnalyzeLarge -benchtime 1s -timeout 60m ./capture/
 
 image: ## build the bootable appliance image (not yet built)
 	@echo "make image: the appliance image is not built yet"; exit 1

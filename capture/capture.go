@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/firebreak-ir/firebreak/capture/internal/bpf"
@@ -74,6 +75,13 @@ type Options struct {
 	// EXPR would. It applies to Ethernet captures; other link types are
 	// skipped with a warning.
 	BPF string
+	// Workers is how many flow engines analyse in parallel, each in its own
+	// goroutine, fed by one reader that decodes and dispatches packets by a
+	// symmetric hash of their flow. 0 means GOMAXPROCS; 1 keeps the
+	// single-engine path. Events of one flow keep their order; events of
+	// different flows may interleave differently than with one engine.
+	// MaxFlows is shared out among the workers.
+	Workers int
 	// NoStats suppresses the final "stats" event.
 	NoStats bool
 	// Stdin is read for the path "-". Default os.Stdin.
@@ -136,6 +144,9 @@ func Analyze(ctx context.Context, opts Options, paths []string, emit func(*Event
 	if emit == nil {
 		emit = func(*Event) error { return nil }
 	}
+	if workers := opts.workers(); workers > 1 {
+		return analyzeParallel(ctx, opts, prog, paths, emit, workers)
+	}
 	eng := engine.New(engineConfig(opts), emit)
 	warn := func(w Warning) {
 		st.Warnings++
@@ -149,7 +160,17 @@ func Analyze(ctx context.Context, opts Options, paths []string, emit func(*Event
 		if err := ctx.Err(); err != nil {
 			return st.fill(eng), err
 		}
-		err := analyzeOne(ctx, opts, prog, path, eng, &n, &last, warn)
+		err := analyzeOne(ctx, opts, prog, path, &n, warn, func(data []byte, info pcapio.Info, n, rec uint64) error {
+			last = info.Timestamp
+			panics := eng.C.Panics
+			if err := eng.Packet(data, info.LinkType, info.Timestamp, n); err != nil {
+				return err
+			}
+			if eng.C.Panics != panics {
+				warn(Warning{File: path, Packet: rec, Err: fmt.Errorf("%w: %v", ErrInternal, eng.LastPanic)})
+			}
+			return nil
+		})
 		st.Files++
 		if err != nil {
 			return st.fill(eng), err
@@ -168,7 +189,18 @@ func Analyze(ctx context.Context, opts Options, paths []string, emit func(*Event
 	return st, nil
 }
 
-func analyzeOne(ctx context.Context, opts Options, prog *bpf.Program, path string, eng *engine.Engine, n *uint64, last *time.Time, warn func(Warning)) error {
+// workers is the number of flow engines Analyze runs.
+func (o *Options) workers() int {
+	if o.Workers > 0 {
+		return o.Workers
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// analyzeOne reads one input and passes each record the filter keeps to
+// handle, with its packet number n (counted across inputs) and its record
+// number rec within the input.
+func analyzeOne(ctx context.Context, opts Options, prog *bpf.Program, path string, n *uint64, warn func(Warning), handle func(data []byte, info pcapio.Info, n, rec uint64) error) error {
 	var r io.Reader
 	if path == "-" {
 		r = opts.Stdin
@@ -234,13 +266,8 @@ func analyzeOne(ctx context.Context, opts Options, prog *bpf.Program, path strin
 			}
 		}
 		*n++
-		*last = info.Timestamp
-		panics := eng.C.Panics
-		if err := eng.Packet(data, info.LinkType, info.Timestamp, *n); err != nil {
+		if err := handle(data, info, *n, i+1); err != nil {
 			return err
-		}
-		if eng.C.Panics != panics {
-			warn(Warning{File: path, Packet: i + 1, Err: fmt.Errorf("%w: %v", ErrInternal, eng.LastPanic)})
 		}
 	}
 }

@@ -241,7 +241,13 @@ func TestConformance(t *testing.T) {
 			t.Logf("%s: pcap %s missing, skipped", name, gt.Pcap)
 			continue
 		}
-		evs := runCapture(t, pcap, optionsFor(&gt))
+		opts := optionsFor(&gt)
+		opts.Workers = 1
+		evs := runCapture(t, pcap, opts)
+		// The parallel path must find the same events: the same set, as the
+		// order across flows may differ.
+		opts.Workers = 4
+		requireSameEventSet(t, evs, runCapture(t, pcap, opts), name)
 		byType := map[string][]map[string]any{}
 		for _, ev := range evs {
 			typ, _ := ev["event_type"].(string)
@@ -370,4 +376,21 @@ func pct(a, b int) float64 {
 		return 100
 	}
 	return 100 * float64(a) / float64(b)
+}
+
+// requireSameEventSet fails unless single and parallel hold the same events,
+// fields included, in any order.
+func requireSameEventSet(t *testing.T, single, parallel []map[string]any, msg string) {
+	t.Helper()
+	lines := func(evs []map[string]any) []string {
+		out := make([]string, len(evs))
+		for i, ev := range evs {
+			b, err := json.Marshal(ev) // maps marshal with sorted keys
+			require.NoError(t, err)
+			out[i] = string(b)
+		}
+		sort.Strings(out)
+		return out
+	}
+	require.Equal(t, lines(single), lines(parallel), "%s: events of the parallel analysis differ from one engine's", msg)
 }

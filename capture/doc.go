@@ -13,6 +13,14 @@
 //	func StartCapture(opts LiveOptions) (*Capturer, error)        // live AF_PACKET capture recorded into pcapng evidence segments
 //	func NewInventory() *Inventory                                 // hosts seen in the events
 //
+// Analyze uses every core (Options.Workers): one goroutine reads, decodes
+// and reassembles fragments, then hands each packet's views to one of
+// several flow engines by a hash of the flow that is the same in both
+// directions; emit is still called from the caller's goroutine, one event
+// at a time. A flow's events come out in the same order, with the same
+// pcap_cnt and flow_id, as from a single engine; only the interleaving of
+// different flows' events changes.
+//
 // Everything else lives under capture/internal. Analyze streams: memory is
 // bounded by the flow-table cap, the reassembly caps and per-parser limits,
 // not by the size of the capture, so a capture larger than RAM is fine.

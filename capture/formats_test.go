@@ -62,7 +62,7 @@ func TestPcapNGAndGzipGiveSameEvents(t *testing.T) {
 
 func eveLines(t *testing.T, path string) []string {
 	var out []string
-	_, err := Analyze(context.Background(), Options{}, []string{path}, func(ev *Event) error {
+	_, err := Analyze(context.Background(), Options{Workers: 1}, []string{path}, func(ev *Event) error {
 		b, err := json.Marshal(ev)
 		out = append(out, string(b))
 		return err

@@ -23,7 +23,7 @@ import (
 func TestStreamMatchesAnalyze(t *testing.T) {
 	path := filepath.Join(testdataDir(t), "pcap", "http-gap-simple.pcap")
 	var want []string
-	_, err := Analyze(context.Background(), Options{NoStats: true}, []string{path}, func(ev *Event) error {
+	_, err := Analyze(context.Background(), Options{NoStats: true, Workers: 1}, []string{path}, func(ev *Event) error {
 		b, _ := json.Marshal(ev)
 		want = append(want, string(b))
 		return nil

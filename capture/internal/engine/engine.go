@@ -149,18 +149,7 @@ func (e *Engine) Packet(data []byte, lt layers.LinkType, ts time.Time, n uint64)
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			e.C.Panics++
-			e.LastPanic = fmt.Errorf("%w: %v", ErrInternal, r)
-			if e.cur != nil {
-				if st, ok := e.cur.App.(*appState); ok {
-					e.dropApp(st)
-					st.proto = "failed"
-					for d := range st.streams {
-						e.held -= st.streams[d].Pending()
-						st.streams[d].Stop()
-					}
-				}
-			}
+			e.recovered(r)
 			err = e.err
 		}
 	}()
@@ -186,15 +175,99 @@ func (e *Engine) Packet(data []byte, lt layers.LinkType, ts time.Time, n uint64)
 	return e.err
 }
 
+// recovered handles a panic caught while processing a packet.
+func (e *Engine) recovered(r any) {
+	e.C.Panics++
+	e.LastPanic = fmt.Errorf("%w: %v", ErrInternal, r)
+	if e.cur != nil {
+		if st, ok := e.cur.App.(*appState); ok {
+			e.dropApp(st)
+			st.proto = "failed"
+			for d := range st.streams {
+				e.held -= st.streams[d].Pending()
+				st.streams[d].Stop()
+			}
+		}
+	}
+}
+
+// The parallel analysis splits Packet in two: a dispatcher runs Decode on
+// its own engine, then hands each view to the engine owning the view's flow
+// (View), and tells every engine when packet time enters a new second
+// (Tick), so that each engine sees its flows' packets and timeouts at the
+// same points as a single engine would.
+
+// Decode decodes and counts a frame as Packet does, and expires fragments,
+// but leaves flows to the engines given its views. p's views are valid
+// until the next call.
+func (e *Engine) Decode(data []byte, lt layers.LinkType, ts time.Time, p *decode.Packet) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.C.Panics++
+			e.LastPanic = fmt.Errorf("%w: %v", ErrInternal, r)
+			p.N = 0
+		}
+	}()
+	e.C.Packets++
+	e.C.Bytes += uint64(len(data))
+	if sec := ts.Unix(); sec != e.lastX {
+		e.lastX = sec
+		e.dec.Defrag().Expire(ts)
+	}
+	e.dec.Decode(data, lt, ts, p)
+	if p.N == 0 {
+		e.C.Undecoded++
+		return
+	}
+	e.C.Decoded++
+}
+
+// Tick ends the flows idle past their timeout at packet time ts, as Packet
+// does when a packet starts a new second.
+func (e *Engine) Tick(ts time.Time) (err error) {
+	if e.err != nil {
+		return e.err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			e.recovered(r)
+			err = e.err
+		}
+	}()
+	e.cur = nil
+	e.now = ts
+	e.lastX = ts.Unix()
+	e.ft.Expire(ts, e.ended)
+	return e.err
+}
+
+// View runs the flow work of one view of packet n, decoded by another
+// engine's Decode.
+func (e *Engine) View(v *decode.View, ts time.Time, n uint64) (err error) {
+	if e.err != nil {
+		return e.err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			e.recovered(r)
+			err = e.err
+		}
+	}()
+	e.cnt = n
+	e.now = ts
+	e.view(v)
+	return e.err
+}
+
 func (e *Engine) view(v *decode.View) {
-	f, dir, _ := e.ft.Lookup(v, e.now, e.ended)
+	f, dir, _ := e.ft.Lookup(v, e.now, e.cnt, e.ended)
 	if v.Proto == decode.ProtoTCP && v.TCPFlags&decode.FlagSYN != 0 && f.HasSession && f.TCP == flow.TCPClosed {
 		// TCP port reuse: a handshake on a closed session starts a new
 		// flow, as in Suricata. The old one is logged now; "timeout" is
 		// the EVE reason Suricata gives such a flow.
 		e.ft.Remove(f)
 		e.ended(f, flow.ReasonTimeout)
-		f, dir, _ = e.ft.Lookup(v, e.now, e.ended)
+		f, dir, _ = e.ft.Lookup(v, e.now, e.cnt, e.ended)
 	}
 	e.cur = f
 	f.Pkts[dir]++
@@ -736,6 +809,14 @@ func (e *Engine) flowEvent(f *flow.Flow, st *appState, reason string) *eve.Event
 		ev.TCP = t
 	}
 	return ev
+}
+
+// FinishAt is Finish for an engine given only some of the packets (View):
+// now is the time of the last packet of the capture, which events logged at
+// the end carry.
+func (e *Engine) FinishAt(now time.Time) error {
+	e.now = now
+	return e.Finish()
 }
 
 // Finish ends every flow (reason shutdown) and returns the first emit error.

@@ -268,10 +268,10 @@ func less(a netip.Addr, ap uint16, b netip.Addr, bp uint16) bool {
 	return ap <= bp
 }
 
-// Lookup finds or creates the flow of v. It returns the flow, the direction
-// of the packet, and whether the flow is new. ended receives flows that had
-// to be evicted to make room.
-func (t *Table) Lookup(v *decode.View, ts time.Time, ended func(*Flow, string)) (*Flow, Direction, bool) {
+// Lookup finds or creates the flow of v, a view of packet number pkt. It
+// returns the flow, the direction of the packet, and whether the flow is
+// new. ended receives flows that had to be evicted to make room.
+func (t *Table) Lookup(v *decode.View, ts time.Time, pkt uint64, ended func(*Flow, string)) (*Flow, Direction, bool) {
 	k := t.KeyOf(v)
 	if f := t.m[k]; f != nil {
 		dir := ToServer
@@ -298,7 +298,7 @@ func (t *Table) Lookup(v *decode.View, ts time.Time, ended func(*Flow, string)) 
 	if v.Proto == decode.ProtoTCP && v.TCPFlags&(decode.FlagSYN|decode.FlagACK) == decode.FlagSYN|decode.FlagACK {
 		f.Src, f.Dst, f.SrcPort, f.DstPort = v.Dst, v.Src, v.DstPort, v.SrcPort
 	}
-	f.ID = t.flowID(f)
+	f.ID = flowID(f, pkt)
 	t.m[k] = f
 	t.Created++
 	t.pushBack(f)
@@ -310,8 +310,12 @@ func (t *Table) Lookup(v *decode.View, ts time.Time, ended func(*Flow, string)) 
 }
 
 // flowID derives a deterministic id from the flow's tuple, its start time
-// and its creation index, so that re-analysing a capture gives the same ids.
-func (t *Table) flowID(f *Flow) uint64 {
+// and the number of the packet that created it, so that re-analysing a
+// capture gives the same ids, whether one flow table sees every flow or
+// several tables share them out. (A creation index would differ between
+// the two.) No two flows share all three: a flow that replaces one with
+// the same tuple starts with a later packet.
+func flowID(f *Flow, pkt uint64) uint64 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
 	mix := func(b []byte) {
@@ -329,7 +333,7 @@ func (t *Table) flowID(f *Flow) uint64 {
 	binary.BigEndian.PutUint16(x[2:], f.DstPort)
 	x[4] = f.Proto
 	binary.BigEndian.PutUint64(x[5:], uint64(f.Start.UnixNano()))
-	binary.BigEndian.PutUint64(x[13:], t.Created)
+	binary.BigEndian.PutUint64(x[13:], pkt)
 	mix(x[:])
 	h ^= h >> 29 // fold the high bits FNV mixes poorly
 	// 51 bits like Suricata's, so that JSON consumers using doubles keep it exact.

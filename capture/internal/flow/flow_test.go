@@ -44,10 +44,10 @@ func TestLookupDirectionAndTimeout(t *testing.T) {
 	var ended []string
 	end := func(f *Flow, r string) { ended = append(ended, r) }
 	t0 := time.Unix(1000, 0)
-	f, dir, isNew := tb.Lookup(view("10.0.0.1", "10.0.0.2", 1234, 80, decode.FlagSYN), t0, end)
+	f, dir, isNew := tb.Lookup(view("10.0.0.1", "10.0.0.2", 1234, 80, decode.FlagSYN), t0, 1, end)
 	require.True(t, isNew)
 	assert.Equal(t, ToServer, dir)
-	g, dir, isNew := tb.Lookup(view("10.0.0.2", "10.0.0.1", 80, 1234, decode.FlagSYN|decode.FlagACK), t0, end)
+	g, dir, isNew := tb.Lookup(view("10.0.0.2", "10.0.0.1", 80, 1234, decode.FlagSYN|decode.FlagACK), t0, 2, end)
 	assert.Same(t, f, g)
 	assert.False(t, isNew)
 	assert.Equal(t, ToClient, dir)
@@ -63,7 +63,7 @@ func TestTableCap(t *testing.T) {
 	tb := NewTable(Options{MaxFlows: 10})
 	forced := 0
 	for i := range 100 {
-		tb.Lookup(view("10.0.0.1", "10.0.0.2", uint16(1000+i), 80, decode.FlagSYN), time.Unix(int64(i), 0),
+		tb.Lookup(view("10.0.0.1", "10.0.0.2", uint16(1000+i), 80, decode.FlagSYN), time.Unix(int64(i), 0), uint64(i+1),
 			func(*Flow, string) { forced++ })
 	}
 	assert.Equal(t, 10, tb.Len())
