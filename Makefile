@@ -10,15 +10,21 @@ DATA      ?= firebreak-data
 LISTEN    ?= 127.0.0.1:8080
 FUZZTIME  ?= 5s
 TESTFLAGS ?=
+# MODULE_KEY signs the first-party modules; made on first use for a development build,
+# the release key for a release (its public half is embedded and trusted).
+MODULE_KEY ?= bin/module-signing.key
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test fuzz check bench image clean
+.PHONY: help build modules run test fuzz check bench image clean
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## build bin/firebreak, a static binary with everything it needs embedded
+build: modules ## build bin/firebreak, a static binary with everything it needs embedded
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./appliance/cmd/firebreak
+
+modules: ## build and sign the first-party WebAssembly modules (modules/) for embedding
+	$(GO) run ./appliance/cmd/modbuild -key $(MODULE_KEY) -out appliance/internal/modhost/firstparty/wasm modules
 
 run: build ## run the appliance on ./firebreak-data, API on 127.0.0.1:8080, replaying the sample captures
 	$(BIN) serve --data $(DATA) --listen $(LISTEN) --sample
@@ -26,6 +32,7 @@ run: build ## run the appliance on ./firebreak-data, API on 127.0.0.1:8080, repl
 test: build ## run every test (root-only tests skip without root), then each fuzz test for FUZZTIME
 	$(GO) test -count=1 -timeout 15m $(TESTFLAGS) ./...
 	$(GO) test -count=1 -run '^$$' -bench AnalyzeLarge -benchtime 1x ./capture/
+	cd sdk && $(GO) test -count=1 $(TESTFLAGS) ./...
 	@FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 fuzz: ## run each fuzz test for FUZZTIME (e.g. make fuzz FUZZTIME=1m)
@@ -36,6 +43,8 @@ check: ## vet, formatting, package docs, cross-build, and a clean tree
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need formatting"; exit 1; }
 	$(GO) test -count=1 -run 'TestPackageDocs' .
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -o /dev/null ./appliance/cmd/firebreak
+	cd sdk && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./modules/...
 	@test -z "$$(git status --porcelain)" || { git status --porcelain; echo "the tree is dirty after the build"; exit 1; }
 
 bench: ## run the benchmarks for real, with their peer tools

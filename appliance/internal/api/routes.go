@@ -45,7 +45,7 @@ func routes() []route {
 		{"GET /api/v1/isolations/{id}", auth.Viewer, getIsolation, 0},
 		{"POST /api/v1/isolations/{id}/confirm", auth.Responder, confirmIsolation, 0},
 		{"POST /api/v1/isolations/{id}/release", auth.Responder, releaseIsolation, 0},
-		{"GET /api/v1/modules", auth.Viewer, notYet("the module host"), 0},
+		{"GET /api/v1/modules", auth.Viewer, listModules, 0},
 		{"GET /api/v1/sync", auth.Viewer, syncStatus, 0},
 		{"POST /api/v1/sync/{command}", auth.Responder, syncCommand, 0},
 	}

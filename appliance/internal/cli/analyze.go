@@ -27,6 +27,7 @@ func runAnalyze(e *env, args []string) error {
 	midstream := f.Bool("midstream", false, "analyse TCP connections whose handshake was not captured")
 	quiet := f.Bool("quiet", false, "no progress or summary on stderr")
 	filter := f.String("filter", "", "keep only packets this tcpdump-style expression accepts (Ethernet captures)")
+	modules := f.String("modules", "", "detection modules: every embedded one (default), none, or NAME,... (firebreak module list)")
 	files, err := f.parse(args, 1, -1)
 	if err != nil {
 		return err
@@ -52,7 +53,12 @@ func runAnalyze(e *env, args []string) error {
 	opts := capture.Options{StreamDepth: *depth, Midstream: *midstream, BPF: *filter,
 		Warn: func(w capture.Warning) { fmt.Fprintf(e.stderr, "warning: %s\n", w) }}
 	start := time.Now()
-	st, err := capture.Analyze(ctx, opts, files, w.Write)
+	emit, modulesDone, err := modulePipeline(ctx, e, *modules, nil, false, nil, &opts, w.Write)
+	if err != nil {
+		return err
+	}
+	st, err := capture.Analyze(ctx, opts, files, emit)
+	modulesDone(*quiet)
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}

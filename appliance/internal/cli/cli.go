@@ -42,6 +42,7 @@ func init() {
 		"report":   {"write a case's incident-response report (zh, en; HTML or PDF)", runReport},
 		"hq":       {"at headquarters: verify the cases in the HQ bucket", runHQ},
 		"isolate":  {"contain hosts: isolate, plan, confirm, release", runIsolate},
+		"module":   {"WebAssembly detection modules: list, verify, sign, test", runModule},
 		"sync":     {"sync to headquarters: status, now, pause, resume", runSync},
 		"token":    {"manage API tokens for scripts", runToken},
 		"version":  {"print the version", runVersion},

@@ -1,0 +1,210 @@
+package modhost_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/binary"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/firebreak-ir/firebreak/appliance/internal/modhost"
+	"github.com/firebreak-ir/firebreak/capture"
+	"github.com/firebreak-ir/firebreak/sdk"
+)
+
+// BenchmarkLoadWarmCache is load → verify → compile with the compilation
+// cache already holding the module: what a restart of the appliance costs
+// per module.
+func BenchmarkLoadWarmCache(b *testing.B) {
+	pkg := firstParty(b, "portscan")
+	dir := b.TempDir()
+	h, _ := newHost(b, modhost.Options{CacheDir: dir})
+	m, err := h.Load(context.Background(), pkg, nil) // fills the cache
+	require.NoError(b, err)
+	m.Close(context.Background())
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h, err := modhost.New(modhost.Options{CacheDir: dir, Trust: trustTest()})
+		require.NoError(b, err)
+		_, err = h.Load(context.Background(), pkg, nil)
+		require.NoError(b, err)
+		h.Close(context.Background())
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/load")
+}
+
+func trustTest() *modhost.TrustStore {
+	ts := modhost.NewTrustStore()
+	ts.Add("test", testKey.Public().(ed25519.PublicKey))
+	return ts
+}
+
+// BenchmarkInstantiate is instantiate → _initialize → fb_init of a
+// compiled module, the cost of a restart after a fault: a Go module (whose
+// runtime initialises itself) and the WAT one (no runtime).
+func BenchmarkInstantiate(b *testing.B) {
+	for _, g := range []struct {
+		name string
+		pkg  func() *modhost.Package
+	}{
+		{"go", func() *modhost.Package { return firstParty(b, "portscan") }},
+		{"wat", func() *modhost.Package {
+			w, _ := os.ReadFile("testdata/conformance.wasm")
+			return signed(manifest("wat", nil), w)
+		}},
+	} {
+		b.Run(g.name, func(b *testing.B) {
+			h, _ := newHost(b, modhost.Options{})
+			m, err := h.Load(context.Background(), g.pkg(), nil)
+			require.NoError(b, err)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				p := h.Pipeline(context.Background(), []*modhost.Module{m}, func(*capture.Event) error { return nil })
+				require.NoError(b, p.Finish()) // starts, flushes and discards the instance
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/instantiate")
+		})
+	}
+}
+
+// flowBatch is n flow records, as the host writes them.
+func flowBatch(n int) []byte {
+	var bl sdk.Builder
+	for i := 0; i < n; i++ {
+		bl.Begin(sdk.Header{Kind: sdk.KindFlow, Proto: 6, Time: int64(i) * 1e6, FlowID: uint64(i),
+			Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}), SrcPort: 40000, DstPort: uint16(i)})
+		bl.Uint(sdk.FieldPktsToServer, 5)
+		bl.Uint(sdk.FieldPktsToClient, 5)
+		bl.Uint(sdk.FieldBytesToServer, 600)
+		bl.Uint(sdk.FieldBytesToClient, 900)
+		bl.Str(sdk.FieldFlowState, "closed")
+		bl.Uint(sdk.FieldTCPFlags, 0x1b)
+		bl.End()
+	}
+	return bl.Bytes()
+}
+
+// BenchmarkHostPerEvent is the host's cost per event delivered: writing
+// the record into guest memory and one fb_batch call per 512 events, with
+// a guest that reads each record's header and a field (the conformance
+// guest), and with the WAT guest (no Go runtime).
+func BenchmarkHostPerEvent(b *testing.B) {
+	for _, g := range []struct {
+		name   string
+		wasm   func() []byte
+		config string
+	}{
+		{"go-noop", func() []byte { return wasmOf(b, hostileDir) }, "noop"},
+		{"go", func() []byte { return wasmOf(b, conformanceDir) }, ""},
+		{"wat", func() []byte { w, _ := os.ReadFile("testdata/conformance.wasm"); return w }, ""},
+	} {
+		b.Run(g.name, func(b *testing.B) {
+			h, _ := newHost(b, modhost.Options{})
+			m, err := h.Load(context.Background(), signed(manifest("bench", nil), g.wasm()), []byte(g.config))
+			require.NoError(b, err)
+			p := h.Pipeline(context.Background(), []*modhost.Module{m}, func(*capture.Event) error { return nil })
+			batch := flowBatch(512)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				// Non-flow kind 9 so the guest reads the record but emits nothing.
+				for off := 0; off < len(batch); off += int(binary.LittleEndian.Uint32(batch[off:])) {
+					binary.LittleEndian.PutUint16(batch[off+4:], uint16(sdk.KindFile))
+				}
+				require.NoError(b, modhost.CallBatch(p, m, batch))
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*512), "ns/event")
+		})
+	}
+}
+
+// BenchmarkInterruptCost measures what wazero's close-on-context-done (the
+// only way to stop a looping guest) costs, on a tight arithmetic loop in
+// the guest (the worst case: a check on every back-edge) and on the
+// portscan module over batches of 512 flows (a real module).
+func BenchmarkInterruptCost(b *testing.B) {
+	for _, w := range []struct {
+		name, config string
+		pkg          func() *modhost.Package
+		per          int
+	}{
+		{"spin", "spin", func() *modhost.Package { return signed(manifest("spin", nil), wasmOf(b, hostileDir)) }, 1 << 20},
+		{"portscan", `{"ports": 100000, "hosts": 100000}`, func() *modhost.Package { return firstParty(b, "portscan") }, 512},
+	} {
+		for _, on := range []bool{false, true} {
+			name := w.name + "/uninterruptible"
+			if on {
+				name = w.name + "/interruptible"
+			}
+			b.Run(name, func(b *testing.B) {
+				h, _ := newHost(b, modhost.Options{})
+				modhost.SetInterruptible(h, on)
+				m, err := h.Load(context.Background(), w.pkg(), []byte(w.config))
+				require.NoError(b, err)
+				p := h.Pipeline(context.Background(), []*modhost.Module{m}, func(*capture.Event) error { return nil })
+				batch := flowBatch(512)
+				require.NoError(b, modhost.CallBatch(p, m, batch)) // warm up
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					require.NoError(b, modhost.CallBatch(p, m, batch))
+				}
+				unit := "ns/event"
+				if w.name == "spin" {
+					unit = "ns/iteration"
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*w.per), unit)
+			})
+		}
+	}
+}
+
+// BenchmarkAnalyze is the capture pipeline over every test capture (the 40
+// suricata-verify ones and the 20 labelled attacks, ten times), with no modules and
+// with the first-party modules, on one flow engine both times (as
+// analyze runs when modules are on). The figure that matters is the ratio:
+// the modules' share of the pipeline's time.
+func BenchmarkAnalyze(b *testing.B) {
+	needTestdata(b)
+	a, _ := filepath.Glob(testdata + "/pcap/*.pcap")
+	m, _ := filepath.Glob(testdata + "/pcap/malicious/*.pcap*")
+	var pcaps []string
+	for i := 0; i < 10; i++ { // ~100k packets: start-up (~13 ms per Go module) is then a small share
+		pcaps = append(append(pcaps, a...), m...)
+	}
+	var base float64
+	for _, v := range []struct {
+		name          string
+		uninterrupted []string
+	}{{"none", nil}, {"firstparty", nil}, {"firstparty-uninterruptible", []string{"test"}}} {
+		withModules := v.name != "none"
+		b.Run(v.name, func(b *testing.B) {
+			h, _ := newHost(b, modhost.Options{Uninterruptible: v.uninterrupted})
+			var mods []*modhost.Module
+			if withModules {
+				mods = loadFirstParty(b, h)
+			}
+			var packets uint64
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				p := h.Pipeline(context.Background(), mods, func(*capture.Event) error { return nil })
+				emit := p.Emit
+				if !withModules {
+					emit = func(*capture.Event) error { return nil }
+				}
+				st, err := capture.Analyze(context.Background(), capture.Options{Workers: 1, Midstream: true}, pcaps, emit)
+				require.NoError(b, err)
+				packets += st.Packets
+			}
+			pps := float64(packets) / b.Elapsed().Seconds()
+			b.ReportMetric(pps, "packets/s")
+			if !withModules {
+				base = pps
+			} else if base > 0 {
+				b.ReportMetric(base/pps, "time-ratio")
+			}
+		})
+	}
+}

@@ -1,0 +1,449 @@
+package modhost
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/firebreak-ir/firebreak/capture"
+	"github.com/firebreak-ir/firebreak/sdk"
+)
+
+// Pipeline feeds capture events to modules and passes every event on,
+// followed by the alerts the modules raise. Its Emit fits capture.Analyze's
+// emit. It is driven by one goroutine.
+type Pipeline struct {
+	ctx     context.Context
+	h       *Host
+	mods    []*Module
+	next    func(*capture.Event) error
+	scratch sdk.Builder
+	last    int64 // packet time of the last event, Unix ns
+	done    bool
+
+	// Stats, per module name.
+	Stats map[string]*ModuleStats
+}
+
+// ModuleStats counts what a module did in a pipeline.
+type ModuleStats struct {
+	Events, Batches, Alerts, Faults, Dropped int
+	Disabled                                 bool
+	LastFault                                string
+}
+
+// Pipeline returns a pipeline over the modules that calls next with every
+// event and alert. Modules start on first use.
+func (h *Host) Pipeline(ctx context.Context, mods []*Module, next func(*capture.Event) error) *Pipeline {
+	p := &Pipeline{ctx: ctx, h: h, mods: mods, next: next, Stats: map[string]*ModuleStats{}}
+	for _, m := range mods {
+		p.Stats[m.Manifest.Name] = &ModuleStats{}
+	}
+	return p
+}
+
+// Emit passes ev on and queues it for the modules that subscribe to it.
+// The "stats" event closing an analysis first flushes the modules, so
+// their last alerts come before it.
+func (p *Pipeline) Emit(ev *capture.Event) error {
+	if ev.EventType == "stats" {
+		if err := p.Finish(); err != nil {
+			return err
+		}
+		return p.next(ev)
+	}
+	if err := p.next(ev); err != nil {
+		return err
+	}
+	if !p.subscribed(ev.EventType) {
+		return nil
+	}
+	p.scratch.Reset()
+	k, t, ok := encode(&p.scratch, ev)
+	if !ok {
+		return nil
+	}
+	p.last = t
+	rec := p.scratch.Bytes()
+	for _, m := range p.mods {
+		if m.disabled || !m.wants(k) {
+			continue
+		}
+		if m.pending+len(rec) > p.h.opts.BatchBytes || m.events >= p.h.opts.BatchEvents {
+			if err := p.run(m, false); err != nil {
+				return err
+			}
+			if m.disabled {
+				continue
+			}
+		}
+		if len(rec) > p.h.opts.BatchBytes {
+			p.Stats[m.Manifest.Name].Dropped++ // larger than the whole buffer: cannot be delivered
+			continue
+		}
+		if err := p.append(m, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// append writes a record straight into the module's batch buffer, in
+// guest memory: the batch is never copied again.
+func (p *Pipeline) append(m *Module, rec []byte) error {
+	if m.skip > 0 {
+		m.skip--
+		p.Stats[m.Manifest.Name].Dropped++
+		return nil
+	}
+	if m.inst == nil {
+		if err := p.start(m); err != nil || m.inst == nil {
+			p.Stats[m.Manifest.Name].Dropped++
+			return err
+		}
+	}
+	if m.view == nil {
+		v, ok := m.inst.Memory().Read(m.bufPtr, uint32(p.h.opts.BatchBytes))
+		if !ok {
+			return p.fault(m, m.faultf("fb_batch", ErrBadPointer, "the batch buffer is outside memory"))
+		}
+		m.view = v
+	}
+	copy(m.view[m.pending:], rec)
+	m.pending += len(rec)
+	m.events++
+	return nil
+}
+
+func (p *Pipeline) start(m *Module) error {
+	restart := m.faults > 0
+	if err := m.start(p.ctx); err != nil {
+		return p.fault(m, err)
+	}
+	if restart {
+		p.h.journal(p.ctx, "module.restarted", map[string]any{"module": m.Manifest.Name, "version": m.Manifest.Version, "faults": m.faults})
+	}
+	return nil
+}
+
+// run delivers the module's pending batch (and, at the end, calls fb_flush).
+func (p *Pipeline) run(m *Module, flush bool) error {
+	st := p.Stats[m.Manifest.Name]
+	if m.inst == nil {
+		if !flush {
+			return nil
+		}
+		m.skip = 0
+		if err := p.start(m); err != nil || m.inst == nil {
+			return err
+		}
+	}
+	if m.pending > 0 {
+		n := m.events
+		rc, err := m.call(p.ctx, "fb_batch", m.fnBatch, uint64(m.pending))
+		m.pending, m.events = 0, 0
+		st.Batches++
+		st.Events += n
+		if err == nil && uint32(rc) != 0 {
+			err = m.faultf("fb_batch", ErrFailed, "status %d: %s", int32(rc), m.lastErr)
+		}
+		if err != nil {
+			return p.fault(m, err)
+		}
+		if err := p.deliver(m); err != nil {
+			return err
+		}
+	}
+	if flush {
+		rc, err := m.call(p.ctx, "fb_flush", m.fnFlush)
+		if err == nil && uint32(rc) != 0 {
+			err = m.faultf("fb_flush", ErrFailed, "status %d: %s", int32(rc), m.lastErr)
+		}
+		if err != nil {
+			return p.fault(m, err)
+		}
+		return p.deliver(m)
+	}
+	return nil
+}
+
+// fault discards the instance, journals the fault, and schedules a
+// restart with backoff (the next 256, 512, 1024… events are not delivered
+// to it; counting events, not wall time, keeps a replay deterministic) or
+// disables the module.
+// A fault is not an error of the pipeline: the analysis goes on.
+func (p *Pipeline) fault(m *Module, err error) error {
+	var fe *FaultError
+	if !errors.As(err, &fe) {
+		return err // cancelled
+	}
+	m.discard(p.ctx)
+	m.faults++
+	st := p.Stats[m.Manifest.Name]
+	st.Faults++
+	st.LastFault = fe.Error()
+	payload := map[string]any{"module": m.Manifest.Name, "version": m.Manifest.Version, "call": fe.Call,
+		"fault": fe.Err.Error(), "detail": fe.Detail, "faults": m.faults}
+	p.h.journal(p.ctx, "module.fault", payload)
+	m.log.Warn("module fault; instance discarded", "call", fe.Call, "err", fe)
+	if m.faults >= p.h.opts.MaxFaults {
+		m.disabled, st.Disabled = true, true
+		p.h.journal(p.ctx, "module.disabled", map[string]any{"module": m.Manifest.Name, "version": m.Manifest.Version,
+			"faults": m.faults, "last_fault": fe.Error()})
+		m.log.Error("module disabled after repeated faults", "faults", m.faults)
+		return nil
+	}
+	m.skip = restartBackoff << (m.faults - 1)
+	return nil
+}
+
+func (p *Pipeline) deliver(m *Module) error {
+	st := p.Stats[m.Manifest.Name]
+	for _, a := range m.alerts {
+		st.Alerts++
+		if err := p.next(p.alertEvent(m, a)); err != nil {
+			return err
+		}
+	}
+	for _, a := range m.actions {
+		// Approval and application are not yet built: the proposal is journaled.
+		p.h.journal(p.ctx, "module.action_proposed", map[string]any{"module": m.Manifest.Name,
+			"type": a.Type, "target": a.Target, "reason": a.Reason})
+	}
+	m.alerts, m.actions = m.alerts[:0], m.actions[:0]
+	return nil
+}
+
+// Finish delivers what is pending, calls every module's fb_flush and emits
+// their last alerts. Emit calls it at the "stats" event; call it yourself
+// when the events end without one. It runs once.
+func (p *Pipeline) Finish() error {
+	if p.done {
+		return nil
+	}
+	p.done = true
+	for _, m := range p.mods {
+		if m.disabled {
+			continue
+		}
+		if err := p.run(m, true); err != nil {
+			return err
+		}
+		m.discard(p.ctx)
+	}
+	return nil
+}
+
+// restartBackoff is the events a module misses after its first fault.
+const restartBackoff = 256
+
+// subscribed reports whether any module wants events of this EVE type, so
+// that the others are not encoded at all.
+func (p *Pipeline) subscribed(eventType string) bool {
+	var k sdk.Kind
+	switch eventType {
+	case "flow":
+		k = sdk.KindFlow
+	case "dns":
+		k = sdk.KindDNS
+	case "http":
+		k = sdk.KindHTTP
+	case "tls":
+		k = sdk.KindTLS
+	case "ssh":
+		k = sdk.KindSSH
+	default:
+		return false
+	}
+	for _, m := range p.mods {
+		if !m.disabled && m.wants(k) {
+			return true
+		}
+	}
+	return false
+}
+
+var protoNames = map[uint8]string{1: "ICMP", 6: "TCP", 17: "UDP", 58: "IPv6-ICMP", 132: "SCTP"}
+
+func protoNumber(s string) uint8 {
+	for n, name := range protoNames {
+		if name == s {
+			return n
+		}
+	}
+	return 0
+}
+
+// alertEvent turns what a module emitted into an EVE alert event.
+func (p *Pipeline) alertEvent(m *Module, a sdk.Alert) *capture.Event {
+	t := a.Time
+	if t == 0 {
+		t = p.last
+	}
+	ev := &capture.Event{Timestamp: capture.Time(time.Unix(0, t)), FlowID: a.FlowID, EventType: "alert",
+		Proto: protoNames[a.Proto]}
+	if a.Src.IsValid() {
+		ev.SrcIP = a.Src.String()
+	}
+	if a.Dst.IsValid() {
+		ev.DestIP = a.Dst.String()
+	}
+	if a.Proto == 6 || a.Proto == 17 || a.Proto == 132 {
+		sp, dp := a.SrcPort, a.DstPort
+		ev.SrcPort, ev.DestPort = &sp, &dp
+	}
+	techniques := a.Techniques
+	if len(techniques) == 0 {
+		techniques = m.Manifest.Techniques
+	}
+	md := map[string][]string{"firebreak_module": {m.Manifest.Name}, "firebreak_module_version": {m.Manifest.Version},
+		"mitre_technique_id": techniques}
+	for _, kv := range a.Metadata {
+		k, v, _ := strings.Cut(kv, "=")
+		md[k] = append(md[k], v)
+	}
+	ev.Alert = &capture.Alert{Action: "allowed", GID: 1, SignatureID: a.SignatureID, Rev: 1,
+		Signature: a.Signature, Category: a.Category, Severity: a.Severity, Metadata: md}
+	return ev
+}
+
+// encode writes ev as an ABI record; ok is false for events no module can
+// subscribe to. It returns the kind and the packet time.
+func encode(b *sdk.Builder, ev *capture.Event) (sdk.Kind, int64, bool) {
+	var k sdk.Kind
+	switch {
+	case ev.EventType == "flow" && ev.Flow != nil:
+		k = sdk.KindFlow
+	case ev.EventType == "dns" && ev.DNS != nil:
+		k = sdk.KindDNS
+	case ev.EventType == "http" && ev.HTTP != nil:
+		k = sdk.KindHTTP
+	case ev.EventType == "tls" && ev.TLS != nil:
+		k = sdk.KindTLS
+	case ev.EventType == "ssh" && ev.SSH != nil:
+		k = sdk.KindSSH
+	default:
+		return 0, 0, false
+	}
+	h := sdk.Header{Kind: k, Proto: protoNumber(ev.Proto), Time: parseTime(ev.Timestamp), FlowID: ev.FlowID}
+	h.Src, _ = netip.ParseAddr(ev.SrcIP)
+	h.Dst, _ = netip.ParseAddr(ev.DestIP)
+	if ev.SrcPort != nil {
+		h.SrcPort = *ev.SrcPort
+	}
+	if ev.DestPort != nil {
+		h.DstPort = *ev.DestPort
+	}
+	b.Begin(h)
+	b.Str(sdk.FieldAppProto, ev.AppProto)
+	switch k {
+	case sdk.KindFlow:
+		f := ev.Flow
+		b.Uint(sdk.FieldPktsToServer, f.PktsToServer)
+		b.Uint(sdk.FieldPktsToClient, f.PktsToClient)
+		b.Uint(sdk.FieldBytesToServer, f.BytesToServer)
+		b.Uint(sdk.FieldBytesToClient, f.BytesToClient)
+		b.Str(sdk.FieldFlowState, f.State)
+		b.Str(sdk.FieldFlowReason, f.Reason)
+		if s := parseTime(f.Start); s != 0 {
+			b.Uint(sdk.FieldFlowStart, uint64(s))
+		}
+		if ev.TCP != nil {
+			if v, err := strconv.ParseUint(ev.TCP.TCPFlags, 16, 8); err == nil {
+				b.Uint(sdk.FieldTCPFlags, v)
+			}
+			if v, err := strconv.ParseUint(ev.TCP.TCPFlagsTC, 16, 8); err == nil {
+				b.Uint(sdk.FieldTCPFlagsTC, v)
+			}
+		}
+	case sdk.KindDNS:
+		d := ev.DNS
+		b.Str(sdk.FieldDNSType, d.Type)
+		b.Uint(sdk.FieldDNSID, uint64(d.ID))
+		b.Str(sdk.FieldDNSRCode, d.RCode)
+		if len(d.Queries) > 0 {
+			b.Str(sdk.FieldDNSRRName, d.Queries[0].RRName)
+			b.Str(sdk.FieldDNSRRType, d.Queries[0].RRType)
+		}
+		for _, a := range d.Answers {
+			if a.RData != nil {
+				b.Str(sdk.FieldDNSAnswer, *a.RData)
+			}
+		}
+	case sdk.KindHTTP:
+		x := ev.HTTP
+		b.Str(sdk.FieldHTTPHost, x.Hostname)
+		b.Str(sdk.FieldHTTPURL, x.URL)
+		b.Str(sdk.FieldHTTPMethod, x.HTTPMethod)
+		b.Str(sdk.FieldHTTPUserAgent, x.HTTPUserAgent)
+		if x.Status != 0 {
+			b.Uint(sdk.FieldHTTPStatus, uint64(x.Status))
+		}
+		b.Str(sdk.FieldHTTPContentType, x.HTTPContentType)
+		b.Str(sdk.FieldHTTPProtocol, x.Protocol)
+		b.Str(sdk.FieldHTTPReferer, x.HTTPRefer)
+		b.Uint(sdk.FieldHTTPLength, uint64(max(x.Length, 0)))
+	case sdk.KindTLS:
+		x := ev.TLS
+		b.Str(sdk.FieldTLSSNI, x.SNI)
+		b.Str(sdk.FieldTLSVersion, x.Version)
+		if x.JA3 != nil {
+			b.Str(sdk.FieldTLSJA3, x.JA3.Hash)
+		}
+		if x.JA3S != nil {
+			b.Str(sdk.FieldTLSJA3S, x.JA3S.Hash)
+		}
+		b.Str(sdk.FieldTLSJA4, x.JA4)
+		b.Str(sdk.FieldTLSSubject, x.Subject)
+		b.Str(sdk.FieldTLSIssuer, x.IssuerDN)
+	case sdk.KindSSH:
+		if c := ev.SSH.Client; c != nil {
+			b.Str(sdk.FieldSSHClient, c.SoftwareVersion)
+			if c.Hassh != nil {
+				b.Str(sdk.FieldSSHHassh, c.Hassh.Hash)
+			}
+		}
+		if s := ev.SSH.Server; s != nil {
+			b.Str(sdk.FieldSSHServer, s.SoftwareVersion)
+		}
+	}
+	b.End()
+	return k, h.Time, true
+}
+
+// parseTime reads an EVE timestamp (2016-02-02T15:49:13.145227+0000),
+// by hand for the form the capture engine writes (time.Parse is a
+// noticeable share of the host's time), else with time.Parse.
+func parseTime(s string) int64 {
+	if len(s) == 31 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' && s[19] == '.' && s[26:] == "+0000" {
+		n := func(a, b int) (int, bool) {
+			v := 0
+			for i := a; i < b; i++ {
+				c := s[i]
+				if c < '0' || c > '9' {
+					return 0, false
+				}
+				v = v*10 + int(c-'0')
+			}
+			return v, true
+		}
+		y, ok1 := n(0, 4)
+		mo, ok2 := n(5, 7)
+		d, ok3 := n(8, 10)
+		h, ok4 := n(11, 13)
+		mi, ok5 := n(14, 16)
+		se, ok6 := n(17, 19)
+		us, ok7 := n(20, 26)
+		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 {
+			return time.Date(y, time.Month(mo), d, h, mi, se, us*1000, time.UTC).UnixNano()
+		}
+	}
+	t, err := time.Parse("2006-01-02T15:04:05.999999-0700", s)
+	if err != nil {
+		return 0
+	}
+	return t.UnixNano()
+}

@@ -1,0 +1,126 @@
+// Command bruteforce is the Firebreak module that finds password guessing
+// against login services (SSH, FTP, Telnet, RDP, SMB, VNC, databases and
+// mail) in ended flows: many short sessions from one client to one service
+// within a window of packet time. A guessing tool opens a connection per
+// attempt or per few attempts, each short in time and bytes, where a user
+// who logs in once keeps one long session. It must never alert more than
+// once per client and service.
+//
+// Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o bruteforce.wasm .
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+
+	"github.com/firebreak-ir/firebreak/sdk"
+)
+
+func main() {}
+
+func init() { sdk.Register(&guesses{}) }
+
+// services are the login services by port; app_proto ssh and ftp count on
+// any port.
+var services = map[uint16]string{21: "FTP", 22: "SSH", 23: "Telnet", 110: "POP3", 143: "IMAP", 445: "SMB",
+	1433: "MSSQL", 3306: "MySQL", 3389: "RDP", 5432: "PostgreSQL", 5900: "VNC", 993: "IMAPS", 995: "POP3S"}
+
+// Config is the module's config (JSON); zero fields take the defaults.
+type Config struct {
+	Sessions int `json:"sessions"`  // short sessions in the window that make an attack (default 10)
+	WindowS  int `json:"window_s"`  // the window, seconds of packet time (default 300)
+	MaxBytes int `json:"max_bytes"` // a short session sends at most this many bytes (default 20000)
+	MaxAgeS  int `json:"max_age_s"` // and lasts at most this long (default 60)
+	// MaxTracked bounds the (client, service) pairs tracked (default 8192).
+	MaxTracked int `json:"max_tracked"`
+}
+
+type key struct {
+	src, dst netip.Addr
+	port     uint16
+}
+
+type guesses struct {
+	cfg     Config
+	starts  map[key][]int64 // start times of recent short sessions
+	alerted map[key]bool
+}
+
+func (g *guesses) Init(config []byte) error {
+	if len(config) > 0 {
+		if err := json.Unmarshal(config, &g.cfg); err != nil {
+			return fmt.Errorf("bruteforce config: %w", err)
+		}
+	}
+	c := &g.cfg
+	if c.Sessions <= 0 {
+		c.Sessions = 10
+	}
+	if c.WindowS <= 0 {
+		c.WindowS = 300
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = 20000
+	}
+	if c.MaxAgeS <= 0 {
+		c.MaxAgeS = 60
+	}
+	if c.MaxTracked <= 0 {
+		c.MaxTracked = 8192
+	}
+	g.starts, g.alerted = map[key][]int64{}, map[key]bool{}
+	return nil
+}
+
+func (g *guesses) Batch(b sdk.Batch) error {
+	return b.Each(func(ev sdk.Event) error {
+		if ev.Kind() != sdk.KindFlow || ev.Proto() != 6 {
+			return nil
+		}
+		name, ok := services[ev.DstPort()]
+		switch ev.Str(sdk.FieldAppProto) {
+		case "ssh":
+			name, ok = "SSH", true
+		case "ftp":
+			name, ok = "FTP", true
+		}
+		if !ok || ev.Uint(sdk.FieldPktsToClient) == 0 {
+			return nil // no service answered: a scan, not a login attempt
+		}
+		start := int64(ev.Uint(sdk.FieldFlowStart))
+		if start == 0 {
+			start = ev.Time()
+		}
+		if ev.Uint(sdk.FieldBytesToServer) > uint64(g.cfg.MaxBytes) || ev.Time()-start > int64(g.cfg.MaxAgeS)*1e9 {
+			return nil
+		}
+		k := key{ev.Src(), ev.Dst(), ev.DstPort()}
+		if g.alerted[k] {
+			return nil
+		}
+		if _, ok := g.starts[k]; !ok && len(g.starts) >= g.cfg.MaxTracked {
+			return nil
+		}
+		window := int64(g.cfg.WindowS) * 1e9
+		recent := g.starts[k][:0]
+		for _, t := range g.starts[k] {
+			if start-t <= window && t-start <= window {
+				recent = append(recent, t)
+			}
+		}
+		recent = append(recent, start)
+		g.starts[k] = recent
+		if len(recent) < g.cfg.Sessions {
+			return nil
+		}
+		g.alerted[k] = true
+		delete(g.starts, k)
+		a := sdk.Alert{Signature: fmt.Sprintf("FIREBREAK brute force: %d+ short %s sessions from %s to %s:%d within %ds", g.cfg.Sessions, name, k.src, k.dst, k.port, g.cfg.WindowS),
+			Category: "Attempted User Privilege Gain", Severity: 1, SignatureID: 1003001, Techniques: []string{"T1110"},
+			Metadata: []string{"service=" + name}}
+		return sdk.EmitAlert(a.On(ev))
+	})
+}
+
+func (g *guesses) Flush() error { return nil }

@@ -1,0 +1,164 @@
+// Command portscan is the Firebreak module that finds port scans in ended
+// flows: vertical scans (one source probing many ports of one host) and
+// horizontal scans (one source probing one port on many hosts), TCP and
+// UDP. A probe is a flow that exchanged no payload: a SYN answered by a RST
+// or by nothing, a connect-and-reset, a UDP datagram with no answer. It
+// raises one alert per scan, when the threshold is crossed; it must never
+// alert twice for the same scanner and target, so a scan of 65535 ports is
+// one alert, not thousands.
+//
+// Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o portscan.wasm .
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+
+	"github.com/firebreak-ir/firebreak/sdk"
+)
+
+func main() {}
+
+func init() { sdk.Register(&scanner{}) }
+
+// Config is the module's config (JSON); zero fields take the defaults.
+type Config struct {
+	Ports int `json:"ports"` // distinct ports probed on one host: vertical scan (default 5)
+	Hosts int `json:"hosts"` // distinct hosts probed on one port: horizontal scan (default 5)
+	// MaxSources bounds the memory: sources tracked at once (default 4096).
+	MaxSources int `json:"max_sources"`
+}
+
+type pair struct{ src, dst netip.Addr }
+type svc struct {
+	src   netip.Addr
+	port  uint16
+	proto uint8
+}
+
+type scanner struct {
+	cfg       Config
+	ports     map[pair]map[uint16]bool // vertical
+	hosts     map[svc]map[netip.Addr]bool
+	alertedV  map[pair]bool
+	alertedH  map[svc]bool
+	nsrc      map[netip.Addr]bool
+	overflows int
+}
+
+func (s *scanner) Init(config []byte) error {
+	if len(config) > 0 {
+		if err := json.Unmarshal(config, &s.cfg); err != nil {
+			return fmt.Errorf("portscan config: %w", err)
+		}
+	}
+	if s.cfg.Ports <= 0 {
+		s.cfg.Ports = 5
+	}
+	if s.cfg.Hosts <= 0 {
+		s.cfg.Hosts = 5
+	}
+	if s.cfg.MaxSources <= 0 {
+		s.cfg.MaxSources = 4096
+	}
+	s.ports, s.hosts = map[pair]map[uint16]bool{}, map[svc]map[netip.Addr]bool{}
+	s.alertedV, s.alertedH, s.nsrc = map[pair]bool{}, map[svc]bool{}, map[netip.Addr]bool{}
+	return nil
+}
+
+// TCP flag bits.
+const (
+	fin = 0x01
+	syn = 0x02
+	rst = 0x04
+	psh = 0x08
+)
+
+// probe reports whether a flow exchanged no payload.
+func probe(ev sdk.Event) bool {
+	switch ev.Proto() {
+	case 6:
+		flags := ev.Uint(sdk.FieldTCPFlags)
+		if flags&psh != 0 || ev.Uint(sdk.FieldPktsToServer) > 3 {
+			return false
+		}
+		// Payload without PSH is rare; a few bytes of options are not.
+		return ev.Uint(sdk.FieldBytesToServer) <= 3*80
+	case 17:
+		return ev.Uint(sdk.FieldPktsToClient) == 0 && ev.Uint(sdk.FieldPktsToServer) <= 2
+	}
+	return false
+}
+
+func (s *scanner) Batch(b sdk.Batch) error {
+	return b.Each(func(ev sdk.Event) error {
+		if ev.Kind() != sdk.KindFlow || !probe(ev) {
+			return nil
+		}
+		src, dst := ev.Src(), ev.Dst()
+		if !src.IsValid() || !dst.IsValid() {
+			return nil
+		}
+		if !s.nsrc[src] {
+			if len(s.nsrc) >= s.cfg.MaxSources {
+				s.overflows++
+				return nil
+			}
+			s.nsrc[src] = true
+		}
+		p := pair{src, dst}
+		if !s.alertedV[p] {
+			set := s.ports[p]
+			if set == nil {
+				set = map[uint16]bool{}
+				s.ports[p] = set
+			}
+			set[ev.DstPort()] = true
+			if len(set) >= s.cfg.Ports {
+				s.alertedV[p] = true
+				delete(s.ports, p)
+				a := sdk.Alert{Signature: fmt.Sprintf("FIREBREAK port scan: %s probed %d+ %s ports of %s", src, s.cfg.Ports, protoName(ev.Proto()), dst),
+					Category: "Attempted Information Leak", Severity: 2, SignatureID: 1000001, Techniques: []string{"T1046"},
+					Metadata: []string{"scan_type=vertical"}}
+				if err := sdk.EmitAlert(a.On(ev)); err != nil {
+					return err
+				}
+			}
+		}
+		k := svc{src, ev.DstPort(), ev.Proto()}
+		if !s.alertedH[k] {
+			set := s.hosts[k]
+			if set == nil {
+				set = map[netip.Addr]bool{}
+				s.hosts[k] = set
+			}
+			set[dst] = true
+			if len(set) >= s.cfg.Hosts {
+				s.alertedH[k] = true
+				delete(s.hosts, k)
+				a := sdk.Alert{Signature: fmt.Sprintf("FIREBREAK port sweep: %s probed %s port %d on %d+ hosts", src, protoName(ev.Proto()), k.port, s.cfg.Hosts),
+					Category: "Attempted Information Leak", Severity: 2, SignatureID: 1000002, Techniques: []string{"T1046"},
+					Metadata: []string{"scan_type=horizontal"}}
+				if err := sdk.EmitAlert(a.On(ev)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func (s *scanner) Flush() error {
+	if s.overflows > 0 {
+		sdk.Log(sdk.LevelWarn, fmt.Sprintf("%d probes not tracked: more than %d sources", s.overflows, s.cfg.MaxSources))
+	}
+	return nil
+}
+
+func protoName(p uint8) string {
+	if p == 17 {
+		return "UDP"
+	}
+	return "TCP"
+}

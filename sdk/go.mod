@@ -1,0 +1,3 @@
+module github.com/firebreak-ir/firebreak/sdk
+
+go 1.24
