@@ -161,8 +161,17 @@ func Write(w io.Writer, in Input) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := bw.addBytes(EvidenceList, list); err != nil {
-		return Result{}, err
+	custody, actions := chains(in.Entries)
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{
+		{EvidenceList, list}, {Manifest, manifestJSON(c, names, bw.sums)}, {Custody, custody}, {Actions, actions},
+		{FormRecord, formRecord(c, in)}, {FormList, formList(c, names, bw.sums, in)},
+	} {
+		if err := bw.addBytes(f.name, f.data); err != nil {
+			return Result{}, err
+		}
 	}
 	if err := bw.addBytes(ReadMe, readme(c, in)); err != nil {
 		return Result{}, err
@@ -273,8 +282,24 @@ hash; journal/canonical/NNNNNN.bin holds the bytes each hash covers.
     prev=$hash
   done < journal/chain.txt
 
-evidence-list.csv is the evidence list (清单); journal/entries.jsonl has each
-entry in JSON; case.json is the case as the journal describes it.
+custody.jsonl (collection, sealing, export) and actions.jsonl (containment and
+clean-up, each marked when it changed the scene) are chains of lines a jq loop
+re-walks; each line names the journal entry it comes from.
+监管链与现场操作记录为逐行哈希链, 校验方法:
+
+  for f in custody.jsonl actions.jsonl; do
+    prev=0000000000000000000000000000000000000000000000000000000000000000
+    while read -r l; do
+      [ "$(printf '%%s' "$l" | jq -r .prev)" = "$prev" ] || echo "BROKEN in $f"
+      prev=$(printf '%%s' "$l" | sha256sum | cut -c1-64)
+    done < "$f"
+  done
+
+evidence-list.csv is the evidence list (清单) and manifest.json the same with
+every field; forms/ holds the extraction record (电子数据提取笔录) and the
+extraction list (电子数据提取固定清单) filled in from the case, to be signed;
+journal/entries.jsonl has each entry in JSON; case.json is the case as the
+journal describes it.
 `, c.ID, c.Title, in.Now.UTC().Format("2006-01-02 15:04:05"), in.Version, in.Appliance,
 		c.ID, in.Now.In(beijing).Format("2006-01-02 15:04:05"))
 	return b.Bytes()

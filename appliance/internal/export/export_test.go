@@ -47,6 +47,10 @@ func bundle(t *testing.T) string {
 	require.NoError(t, book.Do(ctx, "bob", id, func(c *cases.Case) (cases.Change, error) {
 		return c.Note(cases.NoteRequest{Text: "handed to 公安 on site"})
 	}))
+	// Containment writes to the case journal directly, as the daemon's does.
+	_, err = st.Append(ctx, journal.Record{Journal: id, Actor: "alice", Type: "isolation.applied",
+		Payload: map[string]string{"id": "iso-1", "ip": "10.0.0.5", "reason": "webshell host"}})
+	require.NoError(t, err)
 	var es []journal.Entry
 	require.NoError(t, st.Entries(id, 0, func(e journal.Entry) error { es = append(es, e); return nil }))
 	var buf bytes.Buffer
@@ -54,7 +58,7 @@ func bundle(t *testing.T) string {
 		res, err := Write(&buf, Input{Case: c, Entries: es, Key: st.Key, Appliance: "fb-test", Version: "test", Now: time.Now(),
 			Open: func(s string) (io.ReadCloser, error) { return v.Open(s) }})
 		require.NoError(t, err)
-		assert.Equal(t, 2+len(es)+6, res.Files, "evidence, canonical entries, entries, chain, case, list, readme, key")
+		assert.Equal(t, 2+len(es)+11, res.Files, "evidence, canonical entries, entries, chain, case, list, manifest, custody, actions, two forms, readme, key")
 		return nil
 	}))
 	dir := filepath.Join(t.TempDir(), "bundle")
@@ -64,7 +68,7 @@ func bundle(t *testing.T) string {
 
 // shellCheck runs the checks README.txt gives, with standard tools only.
 func shellCheck(t *testing.T, dir string) (string, bool) {
-	for _, tool := range []string{"sha256sum", "md5sum", "openssl"} {
+	for _, tool := range []string{"sha256sum", "md5sum", "openssl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed", tool)
 		}
@@ -80,6 +84,14 @@ while read -r seq hash p; do
   [ "$seq" = "$want" ] && [ "$p" = "$prev" ] && [ "$(sha256sum "$f" | cut -c1-64)" = "$hash" ] || { echo "CHAIN BROKEN at entry $seq"; rc=1; }
   prev=$hash; want=$((want+1))
 done < journal/chain.txt
+for f in custody.jsonl actions.jsonl; do
+  prev=0000000000000000000000000000000000000000000000000000000000000000; n=0
+  while read -r l; do
+    n=$((n+1))
+    [ "$(printf '%s' "$l" | jq -r .prev)" = "$prev" ] || { echo "BROKEN $f line $n"; rc=1; }
+    prev=$(printf '%s' "$l" | sha256sum | cut -c1-64)
+  done < "$f"
+done
 exit $rc`
 	cmd := exec.Command("bash", "-c", script)
 	cmd.Dir = dir
@@ -100,6 +112,17 @@ func TestBundleVerifiesWithStandardTools(t *testing.T) {
 	assert.Contains(t, string(list), "alice; bob")
 	readme, _ := os.ReadFile(filepath.Join(dir, ReadMe))
 	assert.Contains(t, string(readme), "openssl pkeyutl -verify -rawin")
+	custody, _ := os.ReadFile(filepath.Join(dir, Custody))
+	assert.Equal(t, 2, strings.Count(string(custody), "\n"), "the two exhibits' collection")
+	actions, _ := os.ReadFile(filepath.Join(dir, Actions))
+	assert.Equal(t, 1, strings.Count(string(actions), "\n"))
+	assert.Contains(t, string(actions), `"change_to_scene":true`)
+	form, _ := os.ReadFile(filepath.Join(dir, FormList))
+	assert.Contains(t, string(form), "电子数据提取固定清单")
+	assert.Contains(t, string(form), "E002")
+	record, _ := os.ReadFile(filepath.Join(dir, FormRecord))
+	assert.Contains(t, string(record), "见证人")
+	assert.Contains(t, string(record), "alice; bob;")
 }
 
 func problems(t *testing.T, dir string) Problems {
@@ -128,7 +151,23 @@ func TestTamperingIsNamed(t *testing.T) {
 		assert.False(t, ok)
 		assert.Contains(t, out, "E002")
 	})
-	t.Run("drop a custody line", func(t *testing.T) {
+	t.Run("drop a line of custody.jsonl", func(t *testing.T) {
+		dir := bundle(t)
+		rewrite(t, filepath.Join(dir, Custody), func(b []byte) []byte {
+			lines := strings.SplitAfter(string(b), "\n")
+			return []byte(strings.Join(append(lines[:0:0], lines[1:]...), ""))
+		})
+		ps := problems(t, dir)
+		var found bool
+		for _, p := range ps {
+			found = found || (p.File == Custody && p.Line == 1)
+		}
+		assert.True(t, found, "%v", ps)
+		out, ok := shellCheck(t, dir)
+		assert.False(t, ok)
+		assert.Contains(t, out, "BROKEN custody.jsonl line 1")
+	})
+	t.Run("drop a journal chain line", func(t *testing.T) {
 		dir := bundle(t)
 		rewrite(t, filepath.Join(dir, Chain), func(b []byte) []byte {
 			lines := strings.SplitAfter(string(b), "\n")

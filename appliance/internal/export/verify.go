@@ -117,6 +117,9 @@ func Verify(dir string) error {
 		return nil
 	})
 	verifyChain(root, bad)
+	for _, f := range []string{Custody, Actions} {
+		verifyLines(root, f, bad)
+	}
 	if len(ps) > 0 {
 		return dedupe(ps)
 	}
@@ -238,4 +241,31 @@ func f0(f []string) string {
 		return ""
 	}
 	return f[0]
+}
+
+// verifyLines re-walks a line chain (custody.jsonl, actions.jsonl): each
+// line's prev is the SHA-256 of the line before it.
+func verifyLines(root *os.Root, name string, bad func(string, int, string, ...any)) {
+	data, err := root.ReadFile(name)
+	if err != nil {
+		bad(name, 0, "cannot read: %v", err)
+		return
+	}
+	prev := zeroHash
+	for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		if line == "" && i == 0 {
+			return // an empty chain
+		}
+		var l chainLine
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			bad(name, i+1, "not a chain line: %v", err)
+			return
+		}
+		if l.Prev != prev {
+			bad(name, i+1, "prev does not match the line before: a line was removed, added or changed")
+			return
+		}
+		sum := sha256.Sum256([]byte(line))
+		prev = hex.EncodeToString(sum[:])
+	}
 }
