@@ -86,6 +86,11 @@ type Options struct {
 	NoStats bool
 	// Stdin is read for the path "-". Default os.Stdin.
 	Stdin io.Reader
+	// Progress, if set, is told how far reading has come: bytes of the
+	// input read so far and its size (-1 for stdin), about every MiB and
+	// at the end of each input. It is called from the goroutine reading
+	// the input and must return quickly.
+	Progress func(file string, read, size int64)
 	// Warn receives recoverable problems (damaged records, unreadable
 	// inputs). Nil discards them; they are still counted in Stats.
 	Warn func(Warning)
@@ -214,6 +219,17 @@ func analyzeOne(ctx context.Context, opts Options, prog *bpf.Program, path strin
 		}
 		defer f.Close()
 		r = f
+	}
+	if opts.Progress != nil {
+		size := int64(-1)
+		if f, ok := r.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+				size = fi.Size()
+			}
+		}
+		pr := &progressReader{r: r, file: path, size: size, fn: opts.Progress}
+		defer pr.done()
+		r = pr
 	}
 	rd, err := pcapio.Open(r)
 	if err != nil {
@@ -359,3 +375,24 @@ func engineConfig(opts Options) engine.Config {
 		Decode: decode.Options{},
 	}
 }
+
+// progressReader reports how much of an input has been read.
+type progressReader struct {
+	r          io.Reader
+	file       string
+	size, read int64
+	last       int64
+	fn         func(file string, read, size int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.read += int64(n)
+	if p.read-p.last >= 1<<20 {
+		p.last = p.read
+		p.fn(p.file, p.read, p.size)
+	}
+	return n, err
+}
+
+func (p *progressReader) done() { p.fn(p.file, p.read, p.size) }

@@ -80,3 +80,22 @@ func TestFilterMatchesTcpdump(t *testing.T) {
 	_, err := Analyze(context.Background(), Options{BPF: "tcp[13] & 2 != 0"}, []string{file}, nil)
 	assert.ErrorContains(t, err, "not supported", "an expression outside the subset is refused clearly")
 }
+
+// Progress is told how far each input has been read, up to its size.
+func TestProgress(t *testing.T) {
+	file := filepath.Join(testdataDir(t), "pcap", "bug-4376.pcap")
+	fi, err := os.Stat(file)
+	require.NoError(t, err)
+	for _, workers := range []int{1, 2} {
+		var calls []int64
+		_, err := Analyze(context.Background(), Options{Workers: workers, Progress: func(f string, read, size int64) {
+			assert.Equal(t, file, f)
+			assert.Equal(t, fi.Size(), size)
+			calls = append(calls, read)
+		}}, []string{file}, nil)
+		require.NoError(t, err)
+		require.NotEmpty(t, calls)
+		assert.Equal(t, fi.Size(), calls[len(calls)-1], "the last report is the whole file")
+		assert.IsNonDecreasing(t, calls)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/cases"
@@ -52,6 +53,9 @@ func runAnalyze(e *env, args []string) error {
 	w := capture.NewEVEWriter(out)
 	opts := capture.Options{StreamDepth: *depth, Midstream: *midstream, BPF: *filter,
 		Warn: func(w capture.Warning) { fmt.Fprintf(e.stderr, "warning: %s\n", w) }}
+	if !*quiet && isTerminal(e.stderr) {
+		opts.Progress = progressBar(e.stderr)
+	}
 	start := time.Now()
 	emit, modulesDone, err := modulePipeline(ctx, e, *modules, nil, false, nil, &opts, w.Write)
 	if err != nil {
@@ -122,4 +126,31 @@ func createNew(path string) (*os.File, error) {
 		return nil, fmt.Errorf("%s exists; not overwriting it", path)
 	}
 	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
+}
+
+// isTerminal reports whether w is a terminal, where a progress bar helps.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// progressBar draws how far the analysis has read each file on one line.
+func progressBar(w io.Writer) func(file string, read, size int64) {
+	return func(file string, read, size int64) {
+		name := filepath.Base(file)
+		if size <= 0 {
+			fmt.Fprintf(w, "\r%-30.30s %d MiB read", name, read>>20)
+			return
+		}
+		const width = 30
+		done := int(read * width / size)
+		fmt.Fprintf(w, "\r%-30.30s [%s%s] %3d%% of %d MiB", name, strings.Repeat("#", done), strings.Repeat(".", width-done), read*100/size, size>>20)
+		if read >= size {
+			fmt.Fprintln(w)
+		}
+	}
 }

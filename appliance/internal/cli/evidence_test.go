@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -57,4 +58,15 @@ func TestAnalyzeCaseExportVerify(t *testing.T) {
 	code, _, errs = fb(t, dir, "evidence", "export", id)
 	assert.Equal(t, ExitUsage, code)
 	assert.Contains(t, errs, "--out DIR or --archive FILE")
+}
+
+func TestProgressBar(t *testing.T) {
+	var b strings.Builder
+	bar := progressBar(&b)
+	bar("/x/big.pcap", 1<<20, 4<<20)
+	bar("/x/big.pcap", 4<<20, 4<<20)
+	assert.Contains(t, b.String(), "big.pcap")
+	assert.Contains(t, b.String(), " 25% of 4 MiB")
+	assert.Contains(t, b.String(), "[##############################] 100% of 4 MiB\n")
+	assert.False(t, isTerminal(&b))
 }
