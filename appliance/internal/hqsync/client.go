@@ -124,6 +124,9 @@ func classify(op string, err error) error {
 		e.kind = ErrCredentials
 	case e.code == "NoSuchBucket":
 		e.kind = ErrNoBucket
+	case e.status == http.StatusInsufficientStorage || e.code == "InsufficientStorage" || e.code == "QuotaExceeded" ||
+		e.code == "XMinioStorageFull" || e.code == "StorageFull":
+		e.kind = ErrFull
 	case e.status != 0 && e.status < 500:
 		e.kind = ErrRefused
 	case e.status >= 500:

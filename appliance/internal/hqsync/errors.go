@@ -27,8 +27,11 @@ var (
 	// ErrNoBucket means the bucket does not exist at the endpoint.
 	ErrNoBucket = errors.New("the HQ bucket does not exist")
 	// ErrRefused means HQ refused an upload, for example a part whose
-	// checksum did not match what was sent, or a full bucket.
+	// checksum did not match what was sent.
 	ErrRefused = errors.New("HQ refused an upload")
+	// ErrFull means HQ is out of storage or over its quota; uploads go on
+	// once it has room.
+	ErrFull = errors.New("HQ is out of storage or over its quota")
 )
 
 // Errors of the local side, which retrying does not cure.
