@@ -2,6 +2,7 @@ package netctl
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/firebreak-ir/firebreak/internal/netlab"
 
 	"github.com/firebreak-ir/firebreak/netctl/internal/match"
 	"github.com/firebreak-ir/firebreak/netctl/internal/nlk"
@@ -24,8 +27,8 @@ import (
 // bridgeLab: an appliance namespace with bridge fbbr0 over ports pa, pb,
 // pc, cabled to hosts A, B and C in their own namespaces.
 type bridgeLab struct {
-	app     *testNS
-	a, b, c *host
+	app     *netlab.NS
+	a, b, c *netlab.Host
 	opts    Options
 	ctl     *Controller
 	// udp receives the stream on B:9000, probe probes on B:9001.
@@ -33,15 +36,15 @@ type bridgeLab struct {
 }
 
 func newBridgeLab(t *testing.T) *bridgeLab {
-	requireRoot(t)
-	pfx := nsPrefix(t)
-	app := newNS(t, pfx+"-app")
+	netlab.RequireRoot(t)
+	pfx := netlab.Prefix(t)
+	app := netlab.NewNS(t, pfx+"-app")
 	lab := &bridgeLab{
 		app:  app,
-		a:    cable(t, app, "pa", newNS(t, pfx+"-a"), "02:fb:00:00:00:0a", "10.9.0.1/24", "fd09::1/64"),
-		b:    cable(t, app, "pb", newNS(t, pfx+"-b"), "02:fb:00:00:00:0b", "10.9.0.2/24", "fd09::2/64"),
-		c:    cable(t, app, "pc", newNS(t, pfx+"-c"), "02:fb:00:00:00:0c", "10.9.0.3/24", "fd09::3/64"),
-		opts: Options{Mode: ModeBridge, NetNS: app.path, Bridge: "fbbr0", Ports: []string{"pa", "pb", "pc"}},
+		a:    netlab.Cable(t, app, "pa", netlab.NewNS(t, pfx+"-a"), "02:fb:00:00:00:0a", "10.9.0.1/24", "fd09::1/64"),
+		b:    netlab.Cable(t, app, "pb", netlab.NewNS(t, pfx+"-b"), "02:fb:00:00:00:0b", "10.9.0.2/24", "fd09::2/64"),
+		c:    netlab.Cable(t, app, "pc", netlab.NewNS(t, pfx+"-c"), "02:fb:00:00:00:0c", "10.9.0.3/24", "fd09::3/64"),
+		opts: Options{Mode: ModeBridge, NetNS: app.Path, Bridge: "fbbr0", Ports: []string{"pa", "pb", "pc"}},
 	}
 	var err error
 	lab.ctl, err = New(lab.opts)
@@ -53,16 +56,16 @@ func newBridgeLab(t *testing.T) *bridgeLab {
 	}
 	require.NoError(t, err)
 	t.Logf("bridge set up: %d changes, features %s", len(rep.Changes), lab.features(t))
-	lab.b.serveTCP(t, ":2222")
-	lab.b.serveTCP(t, ":8080")
-	lab.udp = lab.b.listenUDP(t, "[::]:9000")
-	lab.probe = lab.b.listenUDP(t, "[::]:9001")
+	lab.b.ServeTCP(t, ":2222")
+	lab.b.ServeTCP(t, ":8080")
+	lab.udp = lab.b.ListenUDP(t, "[::]:9000")
+	lab.probe = lab.b.ListenUDP(t, "[::]:9001")
 	// The bridge forwards as soon as its ports are up (no STP); poll
 	// rather than assume.
-	require.NoError(t, udpProbe(lab.a.testNS, "10.9.0.2:9001", lab.probe, 5*time.Second), "A->B before isolation")
-	require.NoError(t, udpProbe(lab.a.testNS, "[fd09::2]:9001", lab.probe, 5*time.Second), "A->B IPv6 before isolation")
-	require.NoError(t, udpProbe(lab.c.testNS, "10.9.0.2:9001", lab.probe, 5*time.Second), "C->B before isolation")
-	require.NoError(t, lab.a.dialTCP("10.9.0.2:8080", 2*time.Second), "A->B tcp before isolation")
+	require.NoError(t, netlab.UDPProbe(lab.a.NS, "10.9.0.2:9001", lab.probe, 5*time.Second), "A->B before isolation")
+	require.NoError(t, netlab.UDPProbe(lab.a.NS, "[fd09::2]:9001", lab.probe, 5*time.Second), "A->B IPv6 before isolation")
+	require.NoError(t, netlab.UDPProbe(lab.c.NS, "10.9.0.2:9001", lab.probe, 5*time.Second), "C->B before isolation")
+	require.NoError(t, lab.a.DialTCP("10.9.0.2:8080", 2*time.Second), "A->B tcp before isolation")
 	return lab
 }
 
@@ -72,12 +75,12 @@ func (l *bridgeLab) features(t *testing.T) Features {
 	return f
 }
 
-func isUnsupported(err error) bool { return err != nil && errorsIs(err, ErrUnsupported) }
+func isUnsupported(err error) bool { return err != nil && errors.Is(err, ErrUnsupported) }
 
 func (l *bridgeLab) isolateA() Policy {
 	return Policy{
 		ID:         "iso-a",
-		Target:     Target{Prefix: netip.MustParsePrefix("10.9.0.1/32"), MAC: l.a.mac},
+		Target:     Target{Prefix: netip.MustParsePrefix("10.9.0.1/32"), MAC: l.a.MAC},
 		Exceptions: []Exception{{Peer: netip.MustParsePrefix("10.9.0.2/32"), Port: 2222, Proto: "tcp"}},
 		Reason:     "beaconing to known C2",
 		CaseID:     "case-1",
@@ -89,49 +92,49 @@ func (l *bridgeLab) isolateA() Policy {
 // Set took and by when, relative to Set returning, the first dropped
 // datagram had been written (an upper bound on the time to cut;
 // negative: dropped before Set returned).
-func measureCut(t *testing.T, s *stream, apply func() (Report, error)) (Report, time.Duration, time.Duration, int) {
+func measureCut(t *testing.T, s *netlab.Stream, apply func() (Report, error)) (Report, time.Duration, time.Duration, int) {
 	t.Helper()
 	start := time.Now()
 	rep, err := apply()
 	t0 := time.Now()
 	require.NoError(t, err)
-	end := s.waitSent(t, t0.Add(150*time.Millisecond))
-	last := s.lastRecvUpTo(end)
+	end := s.WaitSent(t, t0.Add(150*time.Millisecond))
+	last := s.LastRecvUpTo(end)
 	require.GreaterOrEqual(t, last, 0, "stream never delivered")
 	require.Less(t, last, end, "traffic still flowing 150ms after isolation")
 	// Nothing written after Set returned may get through.
-	assert.False(t, s.sentAt(last).After(t0), "datagram sent %v after Set returned was delivered", s.sentAt(last).Sub(t0))
+	assert.False(t, s.SentAt(last).After(t0), "datagram sent %v after Set returned was delivered", s.SentAt(last).Sub(t0))
 	for seq := last + 1; seq <= end; seq++ {
-		assert.False(t, s.received(seq), "datagram %d delivered after the cut", seq)
+		assert.False(t, s.Received(seq), "datagram %d delivered after the cut", seq)
 	}
-	return rep, t0.Sub(start), s.wroteBy(last + 1).Sub(t0), last + 1
+	return rep, t0.Sub(start), s.WroteBy(last + 1).Sub(t0), last + 1
 }
 
-func measureRestore(t *testing.T, s *stream, firstDropped int, apply func() (Report, error)) (Report, time.Duration, time.Duration) {
+func measureRestore(t *testing.T, s *netlab.Stream, firstDropped int, apply func() (Report, error)) (Report, time.Duration, time.Duration) {
 	t.Helper()
 	start := time.Now()
 	rep, err := apply()
 	t1 := time.Now()
 	require.NoError(t, err)
-	first, ok := s.waitRecv(t, s.sentAt(firstDropped), 3*time.Second)
+	first, ok := s.WaitRecv(s.SentAt(firstDropped), 3*time.Second)
 	require.True(t, ok, "traffic did not come back after release")
 	// Everything sent from then on arrives.
-	end := s.waitSent(t, t1.Add(100*time.Millisecond))
-	_, ok = s.waitRecv(t, s.sentAt(end), 2*time.Second)
+	end := s.WaitSent(t, t1.Add(100*time.Millisecond))
+	_, ok = s.WaitRecv(s.SentAt(end), 2*time.Second)
 	require.True(t, ok)
 	for seq := first; seq <= end; seq++ {
-		if s.sentAt(seq).After(t1) {
-			assert.True(t, s.received(seq), "datagram %d lost after release", seq)
+		if s.SentAt(seq).After(t1) {
+			assert.True(t, s.Received(seq), "datagram %d lost after release", seq)
 		}
 	}
-	return rep, t1.Sub(start), s.wroteBy(first).Sub(t1)
+	return rep, t1.Sub(start), s.WroteBy(first).Sub(t1)
 }
 
 func TestBridgeIsolateAndRelease(t *testing.T) {
 	lab := newBridgeLab(t)
 	feats := lab.features(t)
-	s := startStream(t, lab.a.testNS, lab.udp, "10.9.0.2:9000", time.Millisecond)
-	_, ok := s.waitRecv(t, time.Time{}, 5*time.Second)
+	s := netlab.StartStream(t, lab.a.NS, lab.udp, "10.9.0.2:9000", time.Millisecond)
+	_, ok := s.WaitRecv(time.Time{}, 5*time.Second)
 	require.True(t, ok)
 
 	var sinkFD int
@@ -151,37 +154,35 @@ func TestBridgeIsolateAndRelease(t *testing.T) {
 	assert.NotEmpty(t, rep.Changes)
 
 	// IPv4 and IPv6 from A are cut; C is not.
-	assert.Error(t, udpProbe(lab.a.testNS, "10.9.0.2:9001", lab.probe, 300*time.Millisecond), "A->B IPv4 while isolated")
-	assert.Error(t, udpProbe(lab.a.testNS, "[fd09::2]:9001", lab.probe, 300*time.Millisecond), "A->B IPv6 while isolated")
-	assert.NoError(t, udpProbe(lab.c.testNS, "10.9.0.2:9001", lab.probe, 2*time.Second), "C->B IPv4 while A isolated")
-	assert.NoError(t, udpProbe(lab.c.testNS, "[fd09::2]:9001", lab.probe, 2*time.Second), "C->B IPv6 while A isolated")
-	assert.Error(t, lab.a.dialTCP("10.9.0.2:8080", 300*time.Millisecond), "A->B:8080 while isolated")
+	assert.Error(t, netlab.UDPProbe(lab.a.NS, "10.9.0.2:9001", lab.probe, 300*time.Millisecond), "A->B IPv4 while isolated")
+	assert.Error(t, netlab.UDPProbe(lab.a.NS, "[fd09::2]:9001", lab.probe, 300*time.Millisecond), "A->B IPv6 while isolated")
+	assert.NoError(t, netlab.UDPProbe(lab.c.NS, "10.9.0.2:9001", lab.probe, 2*time.Second), "C->B IPv4 while A isolated")
+	assert.NoError(t, netlab.UDPProbe(lab.c.NS, "[fd09::2]:9001", lab.probe, 2*time.Second), "C->B IPv6 while A isolated")
+	assert.Error(t, lab.a.DialTCP("10.9.0.2:8080", 300*time.Millisecond), "A->B:8080 while isolated")
 
 	// The exception works even after A forgot B's MAC: ARP between A and
 	// B is allowed too.
-	eth, err := lab.a.h.LinkByName("eth0")
+	eth, err := lab.a.H.LinkByName("eth0")
 	require.NoError(t, err)
-	lab.a.h.NeighDel(&netlink.Neigh{LinkIndex: eth.Attrs().Index, IP: net.ParseIP("10.9.0.2")})
-	assert.NoError(t, lab.a.dialTCP("10.9.0.2:2222", 2*time.Second), "A->B:2222 (exception) while isolated")
+	lab.a.H.NeighDel(&netlink.Neigh{LinkIndex: eth.Attrs().Index, IP: net.ParseIP("10.9.0.2")})
+	assert.NoError(t, lab.a.DialTCP("10.9.0.2:2222", 2*time.Second), "A->B:2222 (exception) while isolated")
 
 	// ARP: A's requests do not reach B, B's requests for A do not reach
 	// A; C's requests, sent after them, do.
-	bfd, bidx := lab.b.packetSocket(t)
-	afd, aidx := lab.a.packetSocket(t)
-	cfd, cidx := lab.c.packetSocket(t)
-	sendFrame(t, afd, aidx, arpFrame(lab.a.mac, lab.a.v4, netip.MustParseAddr("10.9.0.3")))
-	sendFrame(t, cfd, cidx, arpFrame(lab.c.mac, lab.c.v4, netip.MustParseAddr("10.9.0.99")))
-	got, seen := arpSeen(bfd, lab.c.mac, 2*time.Second)
+	bs, as, cs := lab.b.ARPSocket(t), lab.a.ARPSocket(t), lab.c.ARPSocket(t)
+	as.Send(t, netlab.ARPFrame(lab.a.MAC, lab.a.V4, netip.MustParseAddr("10.9.0.3")))
+	cs.Send(t, netlab.ARPFrame(lab.c.MAC, lab.c.V4, netip.MustParseAddr("10.9.0.99")))
+	got, seen := bs.Seen(lab.c.MAC, 2*time.Second)
 	assert.True(t, got, "C's ARP reaches B")
-	assert.False(t, seen[lab.a.mac.String()], "A's ARP reached B")
-	sendFrame(t, bfd, bidx, arpFrame(lab.b.mac, lab.b.v4, lab.a.v4))
-	sendFrame(t, cfd, cidx, arpFrame(lab.c.mac, lab.c.v4, netip.MustParseAddr("10.9.0.98")))
-	got, seen = arpSeen(afd, lab.c.mac, 2*time.Second)
+	assert.False(t, seen[lab.a.MAC.String()], "A's ARP reached B")
+	bs.Send(t, netlab.ARPFrame(lab.b.MAC, lab.b.V4, lab.a.V4))
+	cs.Send(t, netlab.ARPFrame(lab.c.MAC, lab.c.V4, netip.MustParseAddr("10.9.0.98")))
+	got, seen = as.Seen(lab.c.MAC, 2*time.Second)
 	assert.True(t, got, "C's broadcast ARP reaches A")
-	assert.False(t, seen[lab.b.mac.String()], "B's ARP for A reached A")
+	assert.False(t, seen[lab.b.MAC.String()], "B's ARP for A reached A")
 
 	if feats.Mirred {
-		assert.True(t, sinkSaw(sinkFD, lab.a.mac, 2*time.Second), "dropped frames from A show up on the sink")
+		assert.True(t, sinkSaw(sinkFD, lab.a.MAC, 2*time.Second), "dropped frames from A show up on the sink")
 	}
 
 	counts, err := lab.ctl.Dropped(State{Policies: []Policy{pol}})
@@ -207,28 +208,28 @@ func TestBridgeIsolateAndRelease(t *testing.T) {
 		assert.Equal(t, OpRemoved, c.Op, c.String())
 	}
 	assert.Len(t, rep3.Changes, len(rep.Changes))
-	assert.NoError(t, udpProbe(lab.a.testNS, "[fd09::2]:9001", lab.probe, 2*time.Second), "A->B IPv6 after release")
-	assert.NoError(t, lab.a.dialTCP("10.9.0.2:8080", 2*time.Second), "A->B:8080 after release")
+	assert.NoError(t, netlab.UDPProbe(lab.a.NS, "[fd09::2]:9001", lab.probe, 2*time.Second), "A->B IPv6 after release")
+	assert.NoError(t, lab.a.DialTCP("10.9.0.2:8080", 2*time.Second), "A->B:8080 after release")
 	objs, err := lab.ctl.Read()
 	require.NoError(t, err)
 	assert.Empty(t, objs, "nothing of Firebreak's left after release")
 	for _, port := range lab.opts.Ports {
-		out := lab.app.tc(t, "filter", "show", "dev", port, "ingress")
+		out := lab.app.TC(t, "filter", "show", "dev", port, "ingress")
 		assert.Empty(t, out, "tc filters left on %s", port)
 	}
 }
 
 func TestBridgeMACTarget(t *testing.T) {
 	lab := newBridgeLab(t)
-	pol := Policy{ID: "iso-mac", Target: Target{MAC: lab.a.mac}}
+	pol := Policy{ID: "iso-mac", Target: Target{MAC: lab.a.MAC}}
 	_, err := lab.ctl.Set(State{Policies: []Policy{pol}})
 	require.NoError(t, err)
-	assert.Error(t, udpProbe(lab.a.testNS, "10.9.0.2:9001", lab.probe, 300*time.Millisecond), "A->B IPv4")
-	assert.Error(t, udpProbe(lab.a.testNS, "[fd09::2]:9001", lab.probe, 300*time.Millisecond), "A->B IPv6")
-	assert.NoError(t, udpProbe(lab.c.testNS, "[fd09::2]:9001", lab.probe, 2*time.Second), "C->B IPv6")
+	assert.Error(t, netlab.UDPProbe(lab.a.NS, "10.9.0.2:9001", lab.probe, 300*time.Millisecond), "A->B IPv4")
+	assert.Error(t, netlab.UDPProbe(lab.a.NS, "[fd09::2]:9001", lab.probe, 300*time.Millisecond), "A->B IPv6")
+	assert.NoError(t, netlab.UDPProbe(lab.c.NS, "[fd09::2]:9001", lab.probe, 2*time.Second), "C->B IPv6")
 	_, err = lab.ctl.Set(State{})
 	require.NoError(t, err)
-	assert.NoError(t, udpProbe(lab.a.testNS, "[fd09::2]:9001", lab.probe, 2*time.Second), "A->B IPv6 after release")
+	assert.NoError(t, netlab.UDPProbe(lab.a.NS, "[fd09::2]:9001", lab.probe, 2*time.Second), "A->B IPv6 after release")
 }
 
 func TestBridgeDriftRepair(t *testing.T) {
@@ -241,8 +242,8 @@ func TestBridgeDriftRepair(t *testing.T) {
 	require.NoError(t, err)
 
 	// An engineer removes the IPv4 drops on A's port by hand.
-	lab.app.tc(t, "filter", "del", "dev", "pa", "ingress", "prio", "1050")
-	require.NoError(t, udpProbe(lab.a.testNS, "10.9.0.2:9001", lab.probe, 2*time.Second), "the hole is real")
+	lab.app.TC(t, "filter", "del", "dev", "pa", "ingress", "prio", "1050")
+	require.NoError(t, netlab.UDPProbe(lab.a.NS, "10.9.0.2:9001", lab.probe, 2*time.Second), "the hole is real")
 
 	drift, err := lab.ctl.Verify(state)
 	require.NoError(t, err)
@@ -264,16 +265,16 @@ func TestBridgeDriftRepair(t *testing.T) {
 	drift, err = lab.ctl.Verify(state)
 	require.NoError(t, err)
 	assert.Empty(t, drift)
-	assert.Error(t, udpProbe(lab.a.testNS, "10.9.0.2:9001", lab.probe, 300*time.Millisecond), "hole closed")
+	assert.Error(t, netlab.UDPProbe(lab.a.NS, "10.9.0.2:9001", lab.probe, 300*time.Millisecond), "hole closed")
 
 	// The sink deleted by hand: drops fail closed (mirred without its
 	// device drops), Verify notices, Set recreates it and re-points
 	// the filters.
 	if lab.features(t).Mirred {
-		sink, err := lab.app.h.LinkByName(lab.ctl.opts.Sink)
+		sink, err := lab.app.H.LinkByName(lab.ctl.opts.Sink)
 		require.NoError(t, err)
-		require.NoError(t, lab.app.h.LinkDel(sink))
-		assert.Error(t, udpProbe(lab.a.testNS, "10.9.0.2:9001", lab.probe, 300*time.Millisecond), "still cut without the sink")
+		require.NoError(t, lab.app.H.LinkDel(sink))
+		assert.Error(t, netlab.UDPProbe(lab.a.NS, "10.9.0.2:9001", lab.probe, 300*time.Millisecond), "still cut without the sink")
 		drift, err = lab.ctl.Verify(state)
 		require.NoError(t, err)
 		assert.NotEmpty(t, drift)
@@ -283,11 +284,11 @@ func TestBridgeDriftRepair(t *testing.T) {
 		drift, err = lab.ctl.Verify(state)
 		require.NoError(t, err)
 		assert.Empty(t, drift)
-		assert.Error(t, udpProbe(lab.a.testNS, "10.9.0.2:9001", lab.probe, 300*time.Millisecond), "cut after repair")
+		assert.Error(t, netlab.UDPProbe(lab.a.NS, "10.9.0.2:9001", lab.probe, 300*time.Millisecond), "cut after repair")
 	}
 
 	// A foreign filter inside Firebreak's range is stale and goes.
-	lab.app.tc(t, "filter", "add", "dev", "pb", "ingress", "prio", "1001", "protocol", "ipv6", "u32", "match", "u32", "0", "0")
+	lab.app.TC(t, "filter", "add", "dev", "pb", "ingress", "prio", "1001", "protocol", "ipv6", "u32", "match", "u32", "0", "0")
 	drift, err = lab.ctl.Verify(state)
 	require.NoError(t, err)
 	require.Len(t, drift, 1)
@@ -298,9 +299,9 @@ func TestBridgeDriftRepair(t *testing.T) {
 	assert.Equal(t, OpRemoved, rep.Changes[0].Op)
 
 	// A port taken out of the bridge by hand is put back.
-	pb, err := lab.app.h.LinkByName("pb")
+	pb, err := lab.app.H.LinkByName("pb")
 	require.NoError(t, err)
-	require.NoError(t, lab.app.h.LinkSetNoMaster(pb))
+	require.NoError(t, lab.app.H.LinkSetNoMaster(pb))
 	drift, err = lab.ctl.Verify(state)
 	require.NoError(t, err)
 	require.Len(t, drift, 1)
@@ -309,7 +310,7 @@ func TestBridgeDriftRepair(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rep.Changes, 1)
 	assert.Equal(t, OpRestored, rep.Changes[0].Op)
-	require.NoError(t, udpProbe(lab.c.testNS, "10.9.0.2:9001", lab.probe, 5*time.Second), "C->B through the bridge again")
+	require.NoError(t, netlab.UDPProbe(lab.c.NS, "10.9.0.2:9001", lab.probe, 5*time.Second), "C->B through the bridge again")
 }
 
 func TestBridgeAdoptAfterRestart(t *testing.T) {
@@ -320,8 +321,8 @@ func TestBridgeAdoptAfterRestart(t *testing.T) {
 	handles := lab.filterHandles(t)
 	lab.ctl.Close()
 
-	s := startStream(t, lab.a.testNS, lab.udp, "10.9.0.2:9000", time.Millisecond)
-	startSeq := s.waitSent(t, time.Now())
+	s := netlab.StartStream(t, lab.a.NS, lab.udp, "10.9.0.2:9000", time.Millisecond)
+	startSeq := s.WaitSent(t, time.Now())
 
 	// A restarted daemon: a fresh Controller with the stored state.
 	ctl2, err := New(lab.opts)
@@ -339,18 +340,18 @@ func TestBridgeAdoptAfterRestart(t *testing.T) {
 	assert.Equal(t, len(rep.Changes), rep2.Kept)
 	assert.Equal(t, handles, lab.filterHandles(t), "no filter was replaced")
 
-	end := s.waitSent(t, time.Now().Add(50*time.Millisecond))
+	end := s.WaitSent(t, time.Now().Add(50*time.Millisecond))
 	for seq := startSeq; seq <= end; seq++ {
-		assert.False(t, s.received(seq), "datagram %d leaked during adoption", seq)
+		assert.False(t, s.Received(seq), "datagram %d leaked during adoption", seq)
 	}
 }
 
 func (l *bridgeLab) filterHandles(t *testing.T) map[string]bool {
 	out := map[string]bool{}
 	for _, p := range l.opts.Ports {
-		link, err := l.app.h.LinkByName(p)
+		link, err := l.app.H.LinkByName(p)
 		require.NoError(t, err)
-		fs, err := l.app.h.FilterList(link, netlink.HANDLE_MIN_INGRESS)
+		fs, err := l.app.H.FilterList(link, netlink.HANDLE_MIN_INGRESS)
 		require.NoError(t, err)
 		for _, f := range fs {
 			out[p+" "+netlink.HandleStr(f.Attrs().Handle)] = true
@@ -359,12 +360,12 @@ func (l *bridgeLab) filterHandles(t *testing.T) map[string]bool {
 	return out
 }
 
-func openSinkCapture(t *testing.T, app *testNS, name string) int {
+func openSinkCapture(t *testing.T, app *netlab.NS, name string) int {
 	t.Helper()
-	link, err := app.h.LinkByName(name)
+	link, err := app.H.LinkByName(name)
 	require.NoError(t, err)
 	var fd int
-	require.NoError(t, app.do(func() error {
+	require.NoError(t, app.Do(func() error {
 		var err error
 		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(unix.ETH_P_ALL)))
 		if err != nil {
@@ -414,8 +415,8 @@ func TestBridgeSurvivesKill(t *testing.T) {
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	cmd.Wait()
 
-	s := startStream(t, lab.a.testNS, lab.udp, "10.9.0.2:9000", time.Millisecond)
-	from := s.waitSent(t, time.Now())
+	s := netlab.StartStream(t, lab.a.NS, lab.udp, "10.9.0.2:9000", time.Millisecond)
+	from := s.WaitSent(t, time.Now())
 
 	ctl, err := New(lab.opts)
 	require.NoError(t, err)
@@ -428,9 +429,9 @@ func TestBridgeSurvivesKill(t *testing.T) {
 	assert.Greater(t, rep.Kept, 0)
 	assert.Equal(t, pol.Expires, NextDeadline(state.Policies, now), "the TTL continues from the stored expiry")
 
-	end := s.waitSent(t, time.Now().Add(50*time.Millisecond))
+	end := s.WaitSent(t, time.Now().Add(50*time.Millisecond))
 	for seq := from; seq <= end; seq++ {
-		assert.False(t, s.received(seq), "datagram %d got through after the kill", seq)
+		assert.False(t, s.Received(seq), "datagram %d got through after the kill", seq)
 	}
 
 	// At the stored expiry the isolation ends by itself.
@@ -439,18 +440,18 @@ func TestBridgeSurvivesKill(t *testing.T) {
 	require.Len(t, ended, 1)
 	assert.Equal(t, Expired, ended[0].Reason)
 	assert.Len(t, rep.Changes, changes, "every filter removed")
-	_, ok := s.waitRecv(t, time.Now(), 2*time.Second)
+	_, ok := s.WaitRecv(time.Now(), 2*time.Second)
 	assert.True(t, ok, "traffic flows after expiry")
 }
 
 func TestBridgeTwoPolicies(t *testing.T) {
 	lab := newBridgeLab(t)
 	pa := Policy{ID: "a", Target: Target{Prefix: netip.MustParsePrefix("10.9.0.1/32")}}
-	pc := Policy{ID: "c", Target: Target{Prefix: netip.MustParsePrefix("10.9.0.3/32"), MAC: lab.c.mac}}
+	pc := Policy{ID: "c", Target: Target{Prefix: netip.MustParsePrefix("10.9.0.3/32"), MAC: lab.c.MAC}}
 	rep, err := lab.ctl.Set(State{Policies: []Policy{pa, pc}})
 	require.NoError(t, err)
-	assert.Error(t, udpProbe(lab.a.testNS, "10.9.0.2:9001", lab.probe, 300*time.Millisecond), "A cut")
-	assert.Error(t, udpProbe(lab.c.testNS, "10.9.0.2:9001", lab.probe, 300*time.Millisecond), "C cut")
+	assert.Error(t, netlab.UDPProbe(lab.a.NS, "10.9.0.2:9001", lab.probe, 300*time.Millisecond), "A cut")
+	assert.Error(t, netlab.UDPProbe(lab.c.NS, "10.9.0.2:9001", lab.probe, 300*time.Millisecond), "C cut")
 
 	rep, err = lab.ctl.Set(State{Policies: []Policy{pc}})
 	require.NoError(t, err)
@@ -458,32 +459,32 @@ func TestBridgeTwoPolicies(t *testing.T) {
 		assert.Equal(t, OpRemoved, c.Op)
 		assert.Contains(t, c.Object, "10.9.0.1", "only A's filters go: %s", c)
 	}
-	assert.NoError(t, udpProbe(lab.a.testNS, "10.9.0.2:9001", lab.probe, 2*time.Second), "A released")
-	assert.Error(t, udpProbe(lab.c.testNS, "10.9.0.2:9001", lab.probe, 300*time.Millisecond), "C still cut")
+	assert.NoError(t, netlab.UDPProbe(lab.a.NS, "10.9.0.2:9001", lab.probe, 2*time.Second), "A released")
+	assert.Error(t, netlab.UDPProbe(lab.c.NS, "10.9.0.2:9001", lab.probe, 300*time.Millisecond), "C still cut")
 }
 
 func TestBridgeIPv6Exception(t *testing.T) {
 	lab := newBridgeLab(t)
-	require.NoError(t, lab.a.dialTCP("[fd09::2]:8080", 2*time.Second))
+	require.NoError(t, lab.a.DialTCP("[fd09::2]:8080", 2*time.Second))
 	pol := Policy{
 		ID:         "a6",
-		Target:     Target{Prefix: netip.MustParsePrefix("fd09::1/128"), MAC: lab.a.mac},
+		Target:     Target{Prefix: netip.MustParsePrefix("fd09::1/128"), MAC: lab.a.MAC},
 		Exceptions: []Exception{{Peer: netip.MustParsePrefix("fd09::2/128"), Port: 2222, Proto: "tcp"}},
 	}
 	_, err := lab.ctl.Set(State{Policies: []Policy{pol}})
 	require.NoError(t, err)
 	// Both forget each other, so the exception needs NDP to work.
-	for _, h := range []*host{lab.a, lab.b} {
-		eth, err := h.h.LinkByName("eth0")
+	for _, h := range []*netlab.Host{lab.a, lab.b} {
+		eth, err := h.H.LinkByName("eth0")
 		require.NoError(t, err)
 		for _, ip := range []string{"fd09::1", "fd09::2"} {
-			h.h.NeighDel(&netlink.Neigh{LinkIndex: eth.Attrs().Index, IP: net.ParseIP(ip)})
+			h.H.NeighDel(&netlink.Neigh{LinkIndex: eth.Attrs().Index, IP: net.ParseIP(ip)})
 		}
 	}
-	assert.NoError(t, lab.a.dialTCP("[fd09::2]:2222", 3*time.Second), "exception over IPv6 with NDP")
-	assert.Error(t, lab.a.dialTCP("[fd09::2]:8080", 300*time.Millisecond), "other ports cut")
-	assert.Error(t, udpProbe(lab.a.testNS, "10.9.0.2:9001", lab.probe, 300*time.Millisecond), "IPv4 cut by MAC")
-	assert.NoError(t, udpProbe(lab.c.testNS, "[fd09::2]:9001", lab.probe, 2*time.Second), "C unaffected")
+	assert.NoError(t, lab.a.DialTCP("[fd09::2]:2222", 3*time.Second), "exception over IPv6 with NDP")
+	assert.Error(t, lab.a.DialTCP("[fd09::2]:8080", 300*time.Millisecond), "other ports cut")
+	assert.Error(t, netlab.UDPProbe(lab.a.NS, "10.9.0.2:9001", lab.probe, 300*time.Millisecond), "IPv4 cut by MAC")
+	assert.NoError(t, netlab.UDPProbe(lab.c.NS, "[fd09::2]:9001", lab.probe, 2*time.Second), "C unaffected")
 }
 
 // TestFakeMatchesKernel: the same state applied to the fake and to a real
@@ -532,5 +533,7 @@ func TestFakeMatchesKernel(t *testing.T) {
 		sort.Strings(out)
 		return out
 	}
-	assert.Equal(t, keys(k), keys(lab.app.h))
+	assert.Equal(t, keys(k), keys(lab.app.H))
 }
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }

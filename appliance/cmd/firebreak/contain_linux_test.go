@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/contain"
-	"github.com/firebreak-ir/firebreak/appliance/internal/contain/netlab"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
+	"github.com/firebreak-ir/firebreak/internal/netlab"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

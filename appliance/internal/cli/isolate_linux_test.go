@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/contain"
-	"github.com/firebreak-ir/firebreak/appliance/internal/contain/netlab"
 	"github.com/firebreak-ir/firebreak/appliance/internal/daemon"
 	"github.com/firebreak-ir/firebreak/appliance/internal/datadir"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
+	"github.com/firebreak-ir/firebreak/internal/netlab"
 	"github.com/firebreak-ir/firebreak/netctl"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"

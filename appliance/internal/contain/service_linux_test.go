@@ -11,7 +11,7 @@ import (
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/casebook"
 	"github.com/firebreak-ir/firebreak/appliance/internal/cases"
-	"github.com/firebreak-ir/firebreak/appliance/internal/contain/netlab"
+	"github.com/firebreak-ir/firebreak/internal/netlab"
 	"github.com/firebreak-ir/firebreak/netctl"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"

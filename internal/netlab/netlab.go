@@ -1,5 +1,6 @@
 // Package netlab builds network namespaces for the containment tests of
-// the appliance: an appliance namespace cabled to hosts A, B and C, with
+// netctl and of the appliance: an appliance namespace cabled to hosts A, B
+// and C, with
 // helpers to send and watch traffic (UDP streams, TCP dials, raw ARP).
 //
 // It is imported by tests only and never by the daemon: it creates and
