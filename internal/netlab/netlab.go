@@ -1,7 +1,7 @@
 // Package netlab builds network namespaces for the containment tests of
 // netctl and of the appliance: an appliance namespace cabled to hosts A, B
-// and C, with
-// helpers to send and watch traffic (UDP streams, TCP dials, raw ARP).
+// and C, with helpers to send and watch traffic (UDP streams, TCP dials,
+// raw ARP).
 //
 // It is imported by tests only and never by the daemon: it creates and
 // deletes namespaces (prefix fbct-), which needs root, and it never touches
