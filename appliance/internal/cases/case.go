@@ -176,6 +176,7 @@ type Case struct {
 	Assets         []Asset              `json:"assets"`
 	Evidence       []EvidenceItem       `json:"evidence"`
 	Analyses       []AnalysisRecord     `json:"analyses"`
+	Findings       []FindingRecord      `json:"findings"`
 
 	LastSeq  uint64       `json:"last_seq"`
 	HeadHash journal.Hash `json:"head_hash"`
@@ -243,6 +244,7 @@ func New(id string) *Case {
 		Assets:       []Asset{},
 		Evidence:     []EvidenceItem{},
 		Analyses:     []AnalysisRecord{},
+		Findings:     []FindingRecord{},
 	}
 }
 
@@ -456,6 +458,9 @@ func (c *Case) apply(e journal.Entry) error {
 
 	case TypeEvidenceCollected, TypeAnalysisCompleted:
 		return c.applyEvidence(e)
+
+	case TypeFindingsRecorded:
+		return c.applyFindings(e)
 
 	case TypeEngineerLeft:
 		var p EngineerLeft

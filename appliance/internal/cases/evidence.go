@@ -178,6 +178,7 @@ type AnalysisCompleted struct {
 	Inputs   []string          `json:"inputs"` // SHA-256 of the analysed items, in order
 	Output   string            `json:"output"` // SHA-256 of the EVE output item
 	Tool     EvidenceMethod    `json:"tool"`
+	Modules  []ModuleUsed      `json:"modules,omitempty"` // the detection modules the analysis ran
 	Stats    map[string]uint64 `json:"stats"`
 	Warnings []string          `json:"warnings,omitempty"` // the first warnings, for the record
 }
