@@ -3,7 +3,6 @@ package api
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -105,97 +104,6 @@ func getEvidence(s *Server, w http.ResponseWriter, r *http.Request, c auth.Calle
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name+"-"+sum[:12]))
 	http.ServeContent(w, r, "", time.Time{}, f)
 	return nil
-}
-
-// analysisRequest is the body of POST /cases/{id}/analyses.
-type analysisRequest struct {
-	Inputs      []string `json:"inputs"` // SHA-256 of pcap items of the case, analysed as one capture
-	StreamDepth int64    `json:"stream_depth,omitempty"`
-	Midstream   bool     `json:"midstream,omitempty"`
-}
-
-func (a *analysisRequest) Validate() error {
-	if len(a.Inputs) == 0 || len(a.Inputs) > 1024 {
-		return fmt.Errorf("inputs: give 1 to 1024 evidence hashes")
-	}
-	return nil
-}
-
-// analyzeEvidence analyses pcap items of the case, stores the EVE output as
-// a derived item, and journals the analysis with its counts.
-func analyzeEvidence(s *Server, w http.ResponseWriter, r *http.Request, c auth.Caller) error {
-	var req analysisRequest
-	if err := decode(r, &req); err != nil {
-		return err
-	}
-	id := r.PathValue("id")
-	var paths []string
-	err := s.cfg.Book.View(id, func(cs *cases.Case) error {
-		for _, sum := range req.Inputs {
-			it := cs.EvidenceByHash(sum)
-			if it == nil || it.Category != cases.EvidencePcap {
-				return userErrorf(ErrBadRequest, "%s is not a capture in this case's evidence", sum)
-			}
-			p, err := s.cfg.Vault.Path(sum)
-			if err != nil {
-				return err
-			}
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return caseError(err)
-	}
-
-	opts := capture.Options{StreamDepth: req.StreamDepth, Midstream: req.Midstream}
-	var warnings []string
-	opts.Warn = func(wn capture.Warning) {
-		if len(warnings) < 100 {
-			wn.File = filepath.Base(wn.File)
-			warnings = append(warnings, wn.String())
-		}
-	}
-	pr, pw := io.Pipe()
-	var st capture.Stats
-	analysed := make(chan struct{})
-	go func() {
-		defer close(analysed)
-		ew := capture.NewEVEWriter(pw)
-		var err error
-		st, err = capture.Analyze(context.WithoutCancel(r.Context()), opts, paths, ew.Write)
-		if ferr := ew.Flush(); err == nil {
-			err = ferr
-		}
-		pw.CloseWithError(err)
-	}()
-	out, err := s.cfg.Vault.Put(pr)
-	pr.Close() // unblocks the analysis if Put failed early
-	<-analysed
-	if err != nil {
-		return fmt.Errorf("analyze: %w", err)
-	}
-	method := cases.EvidenceMethod{Tool: "firebreak analyze", Version: s.cfg.Version,
-		Args: []string{fmt.Sprintf("stream_depth=%d", req.StreamDepth), fmt.Sprintf("midstream=%t", req.Midstream)}}
-	done := cases.AnalysisCompleted{Inputs: req.Inputs, Output: out.SHA256, Tool: method, Warnings: warnings,
-		Stats: map[string]uint64{"files": st.Files, "packets": st.Packets, "bytes": st.Bytes, "decoded": st.Decoded,
-			"flows": st.Flows, "events": st.Events, "warnings": st.Warnings, "stream_gaps": st.StreamGaps}}
-	err = s.cfg.Book.Do(r.Context(), c.Actor, id, func(cs *cases.Case) (cases.Change, error) {
-		if it := cs.EvidenceByHash(out.SHA256); it != nil {
-			return cases.Change{}, nil // the same output was kept before; only the analysis is new
-		}
-		return cs.Collect(cases.CollectRequest{Category: cases.EvidenceEVE, Format: "eve-json", SHA256: out.SHA256, Size: out.Size,
-			Source: cases.EvidenceSource{Host: s.cfg.Appliance, Path: "eve.json"}, Method: method, Collectors: []string{c.Actor}, DerivedFrom: req.Inputs,
-			Description: "EVE JSON metadata produced by analysing the listed captures"})
-	})
-	if err != nil {
-		return caseError(err)
-	}
-	err = s.cfg.Book.Do(r.Context(), c.Actor, id, func(cs *cases.Case) (cases.Change, error) { return cs.CompleteAnalysis(done) })
-	if err != nil {
-		return caseError(err)
-	}
-	return writeJSON(w, http.StatusCreated, done)
 }
 
 // exportCase streams the case's evidence bundle as a tar archive and

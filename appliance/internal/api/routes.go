@@ -27,6 +27,7 @@ func routes() []route {
 		{"GET /api/v1/cases/{id}/evidence/{sha256}", auth.Viewer, getEvidence, 0},
 		{"POST /api/v1/cases/{id}/evidence", auth.Responder, collectEvidence, unlimited},
 		{"POST /api/v1/cases/{id}/analyses", auth.Responder, analyzeEvidence, 0},
+		{"GET /api/v1/cases/{id}/findings", auth.Viewer, listFindings, 0},
 
 		{"GET /api/v1/capture", auth.Viewer, captureStatus, 0},
 		{"GET /api/v1/capture/events", auth.Viewer, captureEvents, 0},

@@ -26,6 +26,7 @@ import (
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/auth"
 	"github.com/firebreak-ir/firebreak/appliance/internal/casebook"
+	"github.com/firebreak-ir/firebreak/appliance/internal/detect"
 	"github.com/firebreak-ir/firebreak/appliance/internal/contain"
 	"github.com/firebreak-ir/firebreak/appliance/internal/hqsync"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
@@ -46,6 +47,7 @@ type Config struct {
 	Key       ed25519.PrivateKey // the appliance key; signs evidence bundles
 	Contain   *contain.Service   // nil: containment not configured (501)
 	Sync      *hqsync.Syncer     // nil: sync to HQ not configured (501)
+	Detect    *detect.Detector   // nil: analyses run without detection modules
 	Version   string
 	Appliance string // appliance ID
 	Logger    *slog.Logger

@@ -46,7 +46,10 @@ func runAnalyze(e *env, args []string) error {
 		if *filter != "" {
 			return usagef("--filter is not available with --case yet: the whole capture is sealed and analysed")
 		}
-		return analyzeCase(f, *caseID, files, out, *depth, *midstream, *quiet)
+		if *modules != "" && *modules != "all" && *modules != "none" {
+			return usagef("with --case the daemon runs its modules: --modules all or none")
+		}
+		return analyzeCase(f, *caseID, files, out, *depth, *midstream, *modules == "none", *quiet)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -80,7 +83,7 @@ func runAnalyze(e *env, args []string) error {
 // analyzeCase seals each capture into the case's evidence through the
 // daemon, has the daemon analyse them as one capture, and writes the EVE
 // output it kept.
-func analyzeCase(f *flags, id string, files []string, out io.Writer, depth int64, midstream, quiet bool) error {
+func analyzeCase(f *flags, id string, files []string, out io.Writer, depth int64, midstream, noModules, quiet bool) error {
 	c := f.client()
 	var inputs []string
 	for _, name := range files {
@@ -104,8 +107,12 @@ func analyzeCase(f *flags, id string, files []string, out io.Writer, depth int64
 		}
 		inputs = append(inputs, item.SHA256)
 	}
-	var done cases.AnalysisCompleted
-	if err := c.call("POST", "/cases/"+id+"/analyses", map[string]any{"inputs": inputs, "stream_depth": depth, "midstream": midstream}, &done); err != nil {
+	var done struct {
+		cases.AnalysisCompleted
+		Findings, Alerts int
+	}
+	req := map[string]any{"inputs": inputs, "stream_depth": depth, "midstream": midstream, "no_modules": noModules}
+	if err := c.call("POST", "/cases/"+id+"/analyses", req, &done); err != nil {
 		return err
 	}
 	for _, w := range done.Warnings {
@@ -115,6 +122,15 @@ func analyzeCase(f *flags, id string, files []string, out io.Writer, depth int64
 		st := done.Stats
 		fmt.Fprintf(f.e.stderr, "analyzed %d packets in %d files, %d flows, %d events, %d warnings; EVE output kept as sha256 %s\n",
 			st["packets"], st["files"], st["flows"], st["events"], st["warnings"], done.Output)
+		var names []string
+		for _, m := range done.Modules {
+			names = append(names, m.Name)
+		}
+		if len(names) > 0 {
+			fmt.Fprintf(f.e.stderr, "modules %s: %d alerts, %d findings recorded in the case\n", strings.Join(names, ","), done.Alerts, done.Findings)
+		} else {
+			fmt.Fprintf(f.e.stderr, "no detection modules ran\n")
+		}
 	}
 	return c.do("GET", "/cases/"+id+"/evidence/"+done.Output, "", nil, out)
 }

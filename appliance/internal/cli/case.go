@@ -4,11 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/api"
 	"github.com/firebreak-ir/firebreak/appliance/internal/casebook"
@@ -42,6 +46,7 @@ func init() {
 		"milestone": {"case milestone ID MILESTONE [--at TIME]", "Record an SLA milestone: responded, on_site, contained, report_delivered.", caseMilestone},
 		"sla":       {"case sla ID [--responded D] [--on-site D] [--contained D] [--report D] [--reason TEXT]", "Set a case's SLA targets, durations from the request (e.g. 30m, 2h, 48h).", caseSLA},
 		"verify":    {"case verify ID", "Re-walk a case's hash chain; fails and names the first bad entry.", caseVerify},
+		"findings":  {"case findings ID [--module NAME] [--source analysis|live|triage]", "List what the detection modules found on a case.", caseFindings},
 	}
 }
 
@@ -325,6 +330,62 @@ func caseLog(f *flags, args []string) error {
 		fmt.Fprintf(f.e.stdout, "%5d  %s  %-20s %-22s %s\n", e.Seq, e.Time.Format(time.RFC3339Nano), e.Type, e.Actor, e.Payload)
 	}
 	return nil
+}
+
+func caseFindings(f *flags, args []string) error {
+	module := f.String("module", "", "only this module's findings")
+	source := f.String("source", "", "only findings of analyses, live traffic or triage")
+	pos, err := f.parse(args, 1, 1)
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *module != "" {
+		q.Set("module", *module)
+	}
+	if *source != "" {
+		q.Set("source", *source)
+	}
+	var fs []cases.FindingRecord
+	if err := f.client().call("GET", "/cases/"+url.PathEscape(pos[0])+"/findings?"+q.Encode(), nil, &fs); err != nil {
+		return err
+	}
+	if f.json {
+		return printJSON(f.e.stdout, fs)
+	}
+	tw := tabwriter.NewWriter(f.e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSEV\tMODULE\tSIGNATURE\tFROM\tTO\tCOUNT\tFIRST SEEN\tTECHNIQUES")
+	for _, x := range fs {
+		from, to := endpoint(x.Src, x.SrcPort), endpoint(x.Dst, x.DstPort)
+		if x.Host != "" {
+			from, to = x.Host, x.Path
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", x.ID, x.Severity, x.Module, cell(x.Signature, 60), from, to, x.Count,
+			x.Time.UTC().Format(time.RFC3339), strings.Join(x.Techniques, ","))
+	}
+	return tw.Flush()
+}
+
+func endpoint(ip string, port uint16) string {
+	if port == 0 {
+		return ip
+	}
+	return net.JoinHostPort(ip, strconv.Itoa(int(port)))
+}
+
+// cell keeps text from the traffic to one line of a table, at most n runes,
+// with control characters (terminal escapes too) made blanks.
+func cell(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n-1]) + "…"
+	}
+	return s
 }
 
 func caseNote(f *flags, args []string) error {

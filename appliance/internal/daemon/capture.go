@@ -100,4 +100,20 @@ func (d *Daemon) sealSegment(o CaptureOptions, s capture.Segment, version string
 		return
 	}
 	log.Info("segment sealed", "case", o.RecordCase, "packets", s.Packets, "kernel_drops", drops)
+	d.recordLiveFindings(o.RecordCase, s.SHA256)
+}
+
+// recordLiveFindings records in the case what the modules found on the
+// live traffic since the last sealed segment, naming that segment as the
+// evidence they were found in.
+func (d *Daemon) recordLiveFindings(caseID, segment string) {
+	fs := d.Sensor.TakeFindings()
+	if len(fs) == 0 {
+		return
+	}
+	rec := cases.FindingsRecorded{Source: cases.FindingsLive, Inputs: []string{segment}, Findings: fs}
+	err := d.Book.Do(context.Background(), "firebreak", caseID, func(c *cases.Case) (cases.Change, error) { return c.RecordFindings(rec) })
+	if err != nil {
+		d.log.Error("live findings not journaled", "case", caseID, "findings", len(fs), "err", err)
+	}
 }

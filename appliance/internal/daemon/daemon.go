@@ -22,6 +22,7 @@ import (
 	"github.com/firebreak-ir/firebreak/appliance/internal/casebook"
 	"github.com/firebreak-ir/firebreak/appliance/internal/contain"
 	"github.com/firebreak-ir/firebreak/appliance/internal/datadir"
+	"github.com/firebreak-ir/firebreak/appliance/internal/detect"
 	"github.com/firebreak-ir/firebreak/appliance/internal/hqsync"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
 	"github.com/firebreak-ir/firebreak/appliance/internal/sensor"
@@ -58,6 +59,10 @@ type Options struct {
 	// leaves sync off and its API answers 501. The daemon fills in the store,
 	// journal, vault and key.
 	Sync hqsync.Options
+	// NoModules analyses without the detection modules. By default the
+	// first-party modules embedded in the binary run over every traffic
+	// source and every analysis of a case's captures.
+	NoModules bool
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -71,6 +76,7 @@ type Daemon struct {
 	Sensor  *sensor.Sensor
 	Contain *contain.Service // nil when containment is not configured
 	Sync    *hqsync.Syncer   // nil when sync to HQ is not configured
+	Detect  *detect.Detector // nil when no detection modules run
 	// TCPAddr is the address the TCP API listens on, if any.
 	TCPAddr net.Addr
 
@@ -115,7 +121,12 @@ func Start(opts Options) (d *Daemon, err error) {
 	if d.Vault, err = vault.Open(dir.Vault()); err != nil {
 		return nil, err
 	}
-	if d.Sensor, err = sensor.New(sensor.Options{EVEDir: filepath.Join(dir.Path, "eve"), Logger: log}); err != nil {
+	if !opts.NoModules {
+		if d.Detect, err = d.startDetect(); err != nil {
+			return nil, err
+		}
+	}
+	if d.Sensor, err = sensor.New(sensor.Options{EVEDir: filepath.Join(dir.Path, "eve"), Detect: d.Detect, Logger: log}); err != nil {
 		return nil, err
 	}
 	var ctx context.Context
@@ -153,7 +164,7 @@ func Start(opts Options) (d *Daemon, err error) {
 		d.Sync.Start() // its own goroutine: nothing here waits for a link
 	}
 	handler := api.New(api.Config{
-		Book: d.Book, Journal: d.Journal, Tokens: tokens, Vault: d.Vault, Sensor: d.Sensor, Key: dir.Identity.Key(), Contain: d.Contain, Sync: d.Sync,
+		Book: d.Book, Journal: d.Journal, Tokens: tokens, Vault: d.Vault, Sensor: d.Sensor, Key: dir.Identity.Key(), Contain: d.Contain, Sync: d.Sync, Detect: d.Detect,
 		Version: opts.Version, Appliance: dir.Identity.ID(), Logger: log,
 	})
 	if _, err := d.Journal.Append(context.Background(), journal.Record{
@@ -187,6 +198,21 @@ func Start(opts Options) (d *Daemon, err error) {
 	log.Info("firebreak serving", "version", opts.Version, "appliance", dir.Identity.ID(),
 		"data", dir.Path, "socket", sock, "listen", d.TCPAddr)
 	return d, nil
+}
+
+// startDetect prepares the first-party detection modules; a binary built
+// without them runs without, and says so.
+func (d *Daemon) startDetect() (*detect.Detector, error) {
+	det, err := detect.New(detect.Options{CacheDir: filepath.Join(d.Dir.Path, "modcache"), Logger: d.log.With("component", "modules"),
+		Journal: func(ctx context.Context, typ string, payload any) error {
+			_, err := d.Journal.Append(ctx, journal.Record{Journal: casebook.ApplianceJournal, Actor: "firebreak", Type: typ, Payload: payload})
+			return err
+		}})
+	if errors.Is(err, detect.ErrNoModules) {
+		d.log.Warn("no detection modules: traffic is analysed without them", "err", err)
+		return nil, nil
+	}
+	return det, err
 }
 
 func (d *Daemon) serve(l net.Listener, srv *http.Server) {

@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/firebreak-ir/firebreak/appliance/internal/modhost/firstparty"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -37,4 +39,33 @@ func TestStaleSocketIsReplaced(t *testing.T) {
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the socket is for the daemon's user only")
 	require.NoError(t, d.Close())
 	assert.NoFileExists(t, d.Dir.Socket(), "removed on a clean stop")
+}
+
+// The modules run over every traffic source: a replayed scan raises the
+// port-scan alert in the traffic view.
+func TestReplayedTrafficRunsTheModules(t *testing.T) {
+	if _, err := firstparty.Packages(); err != nil {
+		t.Skipf("%v: run make modules first", err)
+	}
+	scan := filepath.Join("..", "..", "..", "..", "shared", "testdata", "pcap", "malicious", "ndpi-synscan.pcap")
+	if _, err := os.Stat(scan); err != nil {
+		t.Skip("../shared/testdata is absent; the test capture comes from there")
+	}
+	d, err := Start(Options{DataDir: t.TempDir(), Replay: []string{scan}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	defer d.Close()
+	require.NotNil(t, d.Detect)
+	require.Eventually(t, func() bool {
+		for _, ev := range d.Sensor.Events("alert", 100) {
+			if ev.Alert.Metadata["firebreak_module"][0] == "portscan" && ev.SrcIP == "172.16.0.8" {
+				return true
+			}
+		}
+		return false
+	}, time.Minute, 100*time.Millisecond)
+
+	quiet, err := Start(Options{DataDir: t.TempDir(), NoModules: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	assert.Nil(t, quiet.Detect)
+	quiet.Close()
 }

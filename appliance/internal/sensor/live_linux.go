@@ -22,14 +22,25 @@ func (s *Sensor) Live(ctx context.Context, opts capture.LiveOptions) error {
 		return err
 	}
 	src := &Source{Name: strings.Join(opts.Interfaces, ","), Kind: "live", State: Running, Started: time.Now().UTC(), live: new(atomic.Uint64)}
-	stream := capture.NewStream(capture.Options{}, s.observe)
+	emit := s.observe
+	run := s.detect(ctx, src.Name, s.observe)
+	if run != nil {
+		emit = run.Emit
+	}
+	stream := capture.NewStream(capture.Options{}, emit)
 	s.mu.Lock()
 	s.sources = append(s.sources, src)
 	s.streams = append(s.streams, stream)
+	if run != nil {
+		s.runs = append(s.runs, run)
+	}
 	s.mu.Unlock()
 	s.wg.Go(func() {
 		st, err := c.Run(ctx, stream, src.live)
 		cst, _ := stream.Close()
+		if run != nil {
+			s.finish(ctx, src.Name, run) // its findings stay for TakeFindings
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		src.Packets, src.Bytes, src.Finished, src.State = cst.Packets, cst.Bytes, time.Now().UTC(), Finished

@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/firebreak-ir/firebreak/appliance/internal/cases"
+	"github.com/firebreak-ir/firebreak/appliance/internal/detect"
 	"github.com/firebreak-ir/firebreak/capture"
 )
 
@@ -29,6 +31,9 @@ type Options struct {
 	// Keep is how many of the latest events of each type are kept for the
 	// API. Default 1000.
 	Keep int
+	// Detect runs the detection modules over every source; their alerts
+	// join the events. Nil: no modules.
+	Detect *detect.Detector
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -71,6 +76,7 @@ type Sensor struct {
 	mu      sync.Mutex
 	sources []*Source
 	streams []*capture.Stream // of live sources, for their open flows
+	runs    []*detect.Run     // modules on live sources, for their findings
 	counts  map[string]uint64
 	latest  map[string]*ring
 	inv     *capture.Inventory
@@ -152,7 +158,15 @@ func (s *Sensor) Replay(ctx context.Context, name string, paths []string) {
 	s.mu.Unlock()
 	s.wg.Go(func() {
 		opts := capture.Options{Warn: func(w capture.Warning) { s.log.Warn("capture warning", "source", name, "warning", w.String()) }}
-		st, err := capture.Analyze(ctx, opts, paths, s.observe)
+		emit := s.observe
+		run := s.detect(ctx, name, s.observe)
+		if run != nil {
+			emit, opts.Workers = run.Emit, 1 // modules see the events in capture order
+		}
+		st, err := capture.Analyze(ctx, opts, paths, emit)
+		if run != nil {
+			s.finish(ctx, name, run)
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		src.Packets, src.Bytes, src.Warnings, src.Finished = st.Packets, st.Bytes, st.Warnings, time.Now().UTC()
@@ -166,6 +180,47 @@ func (s *Sensor) Replay(ctx context.Context, name string, paths []string) {
 		}
 		s.log.Info("source finished", "source", name, "packets", st.Packets, "events", st.Events)
 	})
+}
+
+// detect starts a fresh run of the detection modules over a source,
+// passing their alerts and every event to next; nil without modules. A
+// source whose modules cannot start is analysed without them, and says so.
+func (s *Sensor) detect(ctx context.Context, source string, next func(*capture.Event) error) *detect.Run {
+	if s.opts.Detect == nil {
+		return nil
+	}
+	run, err := s.opts.Detect.Start(ctx, next)
+	if err != nil {
+		s.log.Error("detection modules did not start; the source is analysed without them", "source", source, "err", err)
+		return nil
+	}
+	return run
+}
+
+// finish ends a source's module run and logs what went wrong in it.
+func (s *Sensor) finish(ctx context.Context, source string, run *detect.Run) {
+	st, err := run.Finish()
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("detection modules failed", "source", source, "err", err)
+	}
+	for name, m := range st {
+		if m.Faults > 0 || m.Disabled {
+			s.log.Warn("detection module faulted", "source", source, "module", name, "faults", m.Faults, "disabled", m.Disabled, "last", m.LastFault)
+		}
+	}
+}
+
+// TakeFindings returns what the modules found on the live sources since
+// the last call: new findings, and earlier ones with the occurrences since.
+func (s *Sensor) TakeFindings() []cases.Finding {
+	s.mu.Lock()
+	runs := append([]*detect.Run(nil), s.runs...)
+	s.mu.Unlock()
+	var out []cases.Finding
+	for _, r := range runs {
+		out = append(out, r.Take()...)
+	}
+	return out
 }
 
 // ReplayFS replays every *.pcap at the root of fsys (the bundled samples),
