@@ -54,19 +54,28 @@ type Gateway struct {
 	bin  string
 	Dir  string // the posix backend's root: one folder per bucket
 	Addr string
-	cmd  *exec.Cmd
+	// NetNS, if set, is the network namespace the server runs in (by
+	// `ip netns exec`), so a test can cut the link to it.
+	NetNS string
+	cmd   *exec.Cmd
 }
 
 // Start runs a server in a temporary directory, creates Bucket, and stops
 // the server when the test ends.
 func Start(t testing.TB) *Gateway {
-	g := &Gateway{t: t, bin: Binary(t), Dir: t.TempDir()}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.Addr = l.Addr().String()
+	addr := l.Addr().String()
 	l.Close()
+	return StartIn(t, "", addr)
+}
+
+// StartIn runs a server on addr inside the named network namespace ("":
+// this one), creates Bucket, and stops the server when the test ends.
+func StartIn(t testing.TB, netns, addr string) *Gateway {
+	g := &Gateway{t: t, bin: Binary(t), Dir: t.TempDir(), Addr: addr, NetNS: netns}
 	g.Restart()
 	t.Cleanup(g.Kill)
 	c := g.Client()
@@ -91,7 +100,11 @@ func (g *Gateway) Client() *s3.Client {
 
 // Restart starts the server (again) on the same directory and port.
 func (g *Gateway) Restart() {
-	g.cmd = exec.Command(g.bin, "--access", AccessKey, "--secret", SecretKey, "--port", g.Addr, "--quiet", "posix", g.Dir)
+	args := []string{g.bin, "--access", AccessKey, "--secret", SecretKey, "--port", g.Addr, "--quiet", "posix", g.Dir}
+	if g.NetNS != "" {
+		args = append([]string{"ip", "netns", "exec", g.NetNS}, args...)
+	}
+	g.cmd = exec.Command(args[0], args[1:]...)
 	g.cmd.Stdout, g.cmd.Stderr = io.Discard, io.Discard
 	if err := g.cmd.Start(); err != nil {
 		g.t.Fatal(err)
