@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -81,10 +82,14 @@ func analyzeEvidence(s *Server, w http.ResponseWriter, r *http.Request, c auth.C
 		// flows, which parallel flow engines do not keep; a replay of the
 		// evidence must give the same findings.
 		opts.Workers = 1
-		if run, err = s.cfg.Detect.Start(r.Context(), ew.Write); err != nil {
+		switch run, err = s.cfg.Detect.Start(r.Context(), ew.Write); {
+		case errors.Is(err, detect.ErrNoModules):
+			opts.Workers = 0 // every module is disabled
+		case err != nil:
 			return fmt.Errorf("analyze: modules: %w", err)
+		default:
+			emit = run.Emit
 		}
-		emit = run.Emit
 	}
 	var st capture.Stats
 	var modStats map[string]modhost.ModuleStats

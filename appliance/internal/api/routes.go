@@ -47,6 +47,11 @@ func routes() []route {
 		{"POST /api/v1/isolations/{id}/confirm", auth.Responder, confirmIsolation, 0},
 		{"POST /api/v1/isolations/{id}/release", auth.Responder, releaseIsolation, 0},
 		{"GET /api/v1/modules", auth.Viewer, listModules, 0},
+		{"POST /api/v1/modules", auth.Admin, installModule, maxModule},
+		{"POST /api/v1/modules/trust", auth.Admin, trustKey, 0},
+		{"GET /api/v1/modules/feeds", auth.Viewer, listFeeds, 0},
+		{"POST /api/v1/modules/feeds", auth.Admin, installFeed, maxModule},
+		{"POST /api/v1/modules/{name}/{command}", auth.Admin, moduleCommand, 0},
 		{"GET /api/v1/sync", auth.Viewer, syncStatus, 0},
 		{"POST /api/v1/sync/{command}", auth.Responder, syncCommand, 0},
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/firebreak-ir/firebreak/appliance/internal/auth"
 	"github.com/firebreak-ir/firebreak/appliance/internal/casebook"
 	"github.com/firebreak-ir/firebreak/appliance/internal/detect"
+	"github.com/firebreak-ir/firebreak/appliance/internal/modstore"
 	"github.com/firebreak-ir/firebreak/appliance/internal/contain"
 	"github.com/firebreak-ir/firebreak/appliance/internal/hqsync"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
@@ -48,6 +49,7 @@ type Config struct {
 	Contain   *contain.Service   // nil: containment not configured (501)
 	Sync      *hqsync.Syncer     // nil: sync to HQ not configured (501)
 	Detect    *detect.Detector   // nil: analyses run without detection modules
+	Modules   *modstore.Store    // nil: module install answers 501
 	Version   string
 	Appliance string // appliance ID
 	Logger    *slog.Logger

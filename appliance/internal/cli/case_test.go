@@ -233,7 +233,7 @@ func TestCaptureViewOfTheSamples(t *testing.T) {
 	defer d.Close()
 	require.Eventually(t, func() bool {
 		return strings.Contains(mustFB(t, dir, "capture", "status"), "finished")
-	}, 10*time.Second, 20*time.Millisecond)
+	}, time.Minute, 50*time.Millisecond) // the detection modules compile first
 	st := mustFB(t, dir, "capture", "status")
 	assert.Contains(t, st, "sample captures")
 	assert.Regexp(t, `dns=\d+`, st)

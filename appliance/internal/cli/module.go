@@ -22,14 +22,21 @@ import (
 
 func runModule(e *env, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(e.stdout, "Usage: firebreak module list\n"+
+		fmt.Fprint(e.stdout, "Usage: firebreak module list                      the appliance's modules and what runs\n"+
+			"       firebreak module install DIR [--allow-unsigned]\n"+
+			"       firebreak module enable|disable NAME\n"+
+			"       firebreak module trust NAME KEY.pub\n"+
+			"       firebreak module feed NAME FILE [--sig FILE.sig]\n"+
+			"       firebreak module embedded                  the modules built into this binary\n"+
 			"       firebreak module verify DIR [--trust KEY.pub]\n"+
 			"       firebreak module sign DIR --key KEY\n"+
+			"       firebreak module sign-feed NAME FILE --key KEY\n"+
 			"       firebreak module test MODULE CAPTURE... [--midstream] [--config FILE] [--allow-unsigned] [--trust KEY.pub]\n"+
-			"       firebreak module new NAME [--dir DIR]\n"+
-			"       firebreak module install|enable|disable|build   (not yet)\n\n"+
+			"       firebreak module new NAME [--dir DIR]\n\n"+
 			"WebAssembly detection modules (sdk/ABI.md). The first-party modules are embedded in\n"+
-			"the binary, signed by the first-party key it also embeds, and run by `firebreak analyze`.\n"+
+			"the binary, signed by the first-party key it also embeds; the appliance runs them, and\n"+
+			"the modules installed since, over every traffic source and analysis (firebreak analyze\n"+
+			"runs them without a daemon).\n"+
 			"A module directory holds module.wasm, manifest.json and signature.json. MODULE is the\n"+
 			"name of an embedded module or a module directory.\n")
 		if len(args) == 0 {
@@ -39,7 +46,19 @@ func runModule(e *env, args []string) error {
 	}
 	switch args[0] {
 	case "list":
+		return moduleListDaemon(e, args[1:])
+	case "embedded":
 		return moduleList(e, args[1:])
+	case "install":
+		return moduleInstall(e, args[1:])
+	case "enable", "disable":
+		return moduleEnable(e, args[1:], args[0] == "enable")
+	case "trust":
+		return moduleTrustKey(e, args[1:])
+	case "feed":
+		return moduleFeed(e, args[1:])
+	case "sign-feed":
+		return moduleSignFeed(e, args[1:])
 	case "verify":
 		return moduleVerify(e, args[1:])
 	case "sign":
@@ -48,8 +67,6 @@ func runModule(e *env, args []string) error {
 		return moduleTest(e, args[1:])
 	case "new":
 		return moduleNew(e, args[1:])
-	case "install", "enable", "disable", "build":
-		return fmt.Errorf("module %s: not yet: installed modules and their daemon API are not built yet", args[0])
 	}
 	return usagef("unknown subcommand %q", args[0])
 }
@@ -221,7 +238,7 @@ func modulePipeline(ctx context.Context, e *env, sel string, trust []string, all
 }
 
 func moduleList(e *env, args []string) error {
-	f := e.newFlags("module list", "module list", "List the modules embedded in this binary, with their signature check.")
+	f := e.newFlags("module embedded", "module embedded", "List the modules embedded in this binary, with their signature check.")
 	if _, err := f.parse(args, 0, 0); err != nil {
 		return err
 	}

@@ -93,8 +93,9 @@ func TestModuleUsage(t *testing.T) {
 		{[]string{"module", "frob"}, ExitUsage, "unknown subcommand"},
 		{[]string{"module", "sign", "x"}, ExitUsage, "--key is required"},
 		{[]string{"module", "test", "portscan"}, ExitUsage, "wrong number of arguments"},
-		{[]string{"module", "install", "x"}, ExitFail, "not yet"},
-		{[]string{"module", "enable", "x"}, ExitFail, "not yet"},
+		{[]string{"module", "install", "/nonexistent"}, ExitFail, "no such file"},
+		{[]string{"module", "enable"}, ExitUsage, "wrong number of arguments"},
+		{[]string{"module", "feed", "x"}, ExitUsage, "wrong number of arguments"},
 		{[]string{"analyze", "--modules", "nosuch", "x.pcap"}, ExitFail, "nosuch"},
 	} {
 		code, _, errs := fb(t, data, tc.args...)

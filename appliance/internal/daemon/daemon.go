@@ -23,6 +23,7 @@ import (
 	"github.com/firebreak-ir/firebreak/appliance/internal/contain"
 	"github.com/firebreak-ir/firebreak/appliance/internal/datadir"
 	"github.com/firebreak-ir/firebreak/appliance/internal/detect"
+	"github.com/firebreak-ir/firebreak/appliance/internal/modstore"
 	"github.com/firebreak-ir/firebreak/appliance/internal/hqsync"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
 	"github.com/firebreak-ir/firebreak/appliance/internal/sensor"
@@ -77,6 +78,7 @@ type Daemon struct {
 	Contain *contain.Service // nil when containment is not configured
 	Sync    *hqsync.Syncer   // nil when sync to HQ is not configured
 	Detect  *detect.Detector // nil when no detection modules run
+	Modules *modstore.Store  // the installed modules, feeds and trusted keys
 	// TCPAddr is the address the TCP API listens on, if any.
 	TCPAddr net.Addr
 
@@ -119,6 +121,9 @@ func Start(opts Options) (d *Daemon, err error) {
 		return nil, err
 	}
 	if d.Vault, err = vault.Open(dir.Vault()); err != nil {
+		return nil, err
+	}
+	if d.Modules, err = modstore.Open(filepath.Join(dir.Path, "modules")); err != nil {
 		return nil, err
 	}
 	if !opts.NoModules {
@@ -164,7 +169,7 @@ func Start(opts Options) (d *Daemon, err error) {
 		d.Sync.Start() // its own goroutine: nothing here waits for a link
 	}
 	handler := api.New(api.Config{
-		Book: d.Book, Journal: d.Journal, Tokens: tokens, Vault: d.Vault, Sensor: d.Sensor, Key: dir.Identity.Key(), Contain: d.Contain, Sync: d.Sync, Detect: d.Detect,
+		Book: d.Book, Journal: d.Journal, Tokens: tokens, Vault: d.Vault, Sensor: d.Sensor, Key: dir.Identity.Key(), Contain: d.Contain, Sync: d.Sync, Detect: d.Detect, Modules: d.Modules,
 		Version: opts.Version, Appliance: dir.Identity.ID(), Logger: log,
 	})
 	if _, err := d.Journal.Append(context.Background(), journal.Record{
@@ -200,19 +205,16 @@ func Start(opts Options) (d *Daemon, err error) {
 	return d, nil
 }
 
-// startDetect prepares the first-party detection modules; a binary built
-// without them runs without, and says so.
+// startDetect prepares the detection modules of the module store: the
+// embedded first-party modules and those installed since, as enabled at
+// the start of each source or analysis.
 func (d *Daemon) startDetect() (*detect.Detector, error) {
-	det, err := detect.New(detect.Options{CacheDir: filepath.Join(d.Dir.Path, "modcache"), Logger: d.log.With("component", "modules"),
+	return detect.New(detect.Options{Source: d.Modules, Trust: d.Modules.Trust(), CacheDir: filepath.Join(d.Dir.Path, "modcache"),
+		Logger: d.log.With("component", "modules"),
 		Journal: func(ctx context.Context, typ string, payload any) error {
 			_, err := d.Journal.Append(ctx, journal.Record{Journal: casebook.ApplianceJournal, Actor: "firebreak", Type: typ, Payload: payload})
 			return err
 		}})
-	if errors.Is(err, detect.ErrNoModules) {
-		d.log.Warn("no detection modules: traffic is analysed without them", "err", err)
-		return nil, nil
-	}
-	return det, err
 }
 
 func (d *Daemon) serve(l net.Listener, srv *http.Server) {

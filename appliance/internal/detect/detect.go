@@ -27,9 +27,13 @@ import (
 
 // Options configure a Detector.
 type Options struct {
-	// Packages are the modules to run. Nil: every first-party module
-	// embedded in the binary.
+	// Packages are the modules to run. Nil: Source's, else every
+	// first-party module embedded in the binary.
 	Packages []*modhost.Package
+	// Source, if set, supplies the modules and their configs anew at each
+	// Start, so modules installed, enabled or disabled since apply to the
+	// next source or analysis.
+	Source Source
 	// Trust holds the accepted signing keys. Nil: the first-party key.
 	Trust *modhost.TrustStore
 	// AllowUnsigned loads modules whose signature does not verify; each
@@ -46,6 +50,13 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// Source is where the modules to run come from (the appliance's module
+// store).
+type Source interface {
+	Packages() ([]*modhost.Package, error)
+	Config(module string) ([]byte, error)
+}
+
 // ErrNoModules is a Detector with nothing to run: the binary was built
 // without the first-party modules and none were given.
 var ErrNoModules = errors.New("no detection modules")
@@ -60,7 +71,7 @@ func New(opts Options) (*Detector, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.Packages == nil {
+	if opts.Packages == nil && opts.Source == nil {
 		pkgs, err := firstparty.Packages()
 		if errors.Is(err, firstparty.ErrNotBuilt) {
 			return nil, fmt.Errorf("%w: %v", ErrNoModules, err)
@@ -70,7 +81,7 @@ func New(opts Options) (*Detector, error) {
 		}
 		opts.Packages = pkgs
 	}
-	if len(opts.Packages) == 0 {
+	if len(opts.Packages) == 0 && opts.Source == nil {
 		return nil, ErrNoModules
 	}
 	if opts.Trust == nil {
@@ -122,14 +133,33 @@ type Run struct {
 // wazero's interruption checks, which cost 2–5× on guest code; every other
 // module can be stopped at its deadline (modhost/RATIONALE.md).
 func (d *Detector) Start(ctx context.Context, next func(*capture.Event) error) (*Run, error) {
+	pkgs := d.opts.Packages
+	if pkgs == nil {
+		var err error
+		if pkgs, err = d.opts.Source.Packages(); err != nil {
+			return nil, err
+		}
+	}
+	if len(pkgs) == 0 {
+		return nil, ErrNoModules
+	}
 	h, err := modhost.New(modhost.Options{CacheDir: d.opts.CacheDir, Trust: d.opts.Trust, AllowUnsigned: d.opts.AllowUnsigned,
 		Journal: d.opts.Journal, Logger: d.opts.Logger, Uninterruptible: []string{"first-party"}})
 	if err != nil {
 		return nil, err
 	}
 	r := &Run{host: h, ctx: ctx, fold: map[foldKey]int{}, flows: map[uint64]string{}}
-	for _, pkg := range d.opts.Packages {
-		m, err := h.Load(ctx, pkg, d.opts.Config)
+	for _, pkg := range pkgs {
+		config := d.opts.Config
+		if d.opts.Source != nil {
+			if man, err := modhost.ParseManifest(pkg.Manifest); err == nil {
+				if config, err = d.opts.Source.Config(man.Name); err != nil {
+					h.Close(ctx)
+					return nil, err
+				}
+			}
+		}
+		m, err := h.Load(ctx, pkg, config)
 		if err != nil {
 			h.Close(ctx)
 			return nil, err

@@ -100,16 +100,47 @@ func (t *TrustStore) Keys() []string {
 // that signed it. It fails with ErrUnsigned, ErrBadSignature or
 // ErrUntrustedKey.
 func (t *TrustStore) Verify(p *Package) (string, error) {
-	if len(p.Signature) == 0 {
+	return t.verify(p.Signature, "signature.json", SignedMessage(p.Manifest, p.Wasm))
+}
+
+// SignedFeed is what the signature of an indicator feed (or any file HQ
+// publishes) covers: a domain string, then the SHA-256 of its name and of
+// its bytes, so a feed cannot be renamed or changed.
+func SignedFeed(name string, data []byte) []byte {
+	n := sha256.Sum256([]byte(name))
+	d := sha256.Sum256(data)
+	msg := append([]byte("firebreak feed signature v1\x00"), n[:]...)
+	return append(msg, d[:]...)
+}
+
+// SignFeed signs a named file and returns its signature (the format of
+// signature.json).
+func SignFeed(key ed25519.PrivateKey, name string, data []byte) []byte {
+	sig := Signature{
+		Key:       Fingerprint(key.Public().(ed25519.PublicKey)),
+		Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(key, SignedFeed(name, data))),
+	}
+	b, _ := json.MarshalIndent(sig, "", "  ")
+	return append(b, '\n')
+}
+
+// VerifyFeed checks the signature of a named file and returns the name of
+// the key that signed it.
+func (t *TrustStore) VerifyFeed(name string, data, sig []byte) (string, error) {
+	return t.verify(sig, name+".sig", SignedFeed(name, data))
+}
+
+func (t *TrustStore) verify(sigJSON []byte, file string, msg []byte) (string, error) {
+	if len(sigJSON) == 0 {
 		return "", ErrUnsigned
 	}
 	var sig Signature
-	if err := json.Unmarshal(p.Signature, &sig); err != nil {
-		return "", fmt.Errorf("%w: signature.json: %v", ErrBadSignature, err)
+	if err := json.Unmarshal(sigJSON, &sig); err != nil {
+		return "", fmt.Errorf("%w: %s: %v", ErrBadSignature, file, err)
 	}
 	raw, err := base64.StdEncoding.DecodeString(sig.Signature)
 	if err != nil || len(raw) != ed25519.SignatureSize {
-		return "", fmt.Errorf("%w: signature.json: malformed signature", ErrBadSignature)
+		return "", fmt.Errorf("%w: %s: malformed signature", ErrBadSignature, file)
 	}
 	t.mu.RLock()
 	k, ok := t.keys[sig.Key]
@@ -117,7 +148,7 @@ func (t *TrustStore) Verify(p *Package) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%w: key %.16s", ErrUntrustedKey, sig.Key)
 	}
-	if !ed25519.Verify(k.pub, SignedMessage(p.Manifest, p.Wasm), raw) {
+	if !ed25519.Verify(k.pub, msg, raw) {
 		return "", fmt.Errorf("%w: key %s %.16s", ErrBadSignature, k.name, sig.Key)
 	}
 	return k.name, nil

@@ -10,6 +10,7 @@ package sensor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -190,6 +191,9 @@ func (s *Sensor) detect(ctx context.Context, source string, next func(*capture.E
 		return nil
 	}
 	run, err := s.opts.Detect.Start(ctx, next)
+	if errors.Is(err, detect.ErrNoModules) {
+		return nil // every module disabled, or none built in
+	}
 	if err != nil {
 		s.log.Error("detection modules did not start; the source is analysed without them", "source", source, "err", err)
 		return nil
