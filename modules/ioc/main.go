@@ -10,7 +10,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -30,7 +29,8 @@ type Indicator struct {
 	Technique string `json:"technique,omitempty"` // ATT&CK ID; default T1071
 }
 
-// Config is the module's config: {"indicators": [...]}.
+// Config is the module's own config format: {"indicators": [...]}. STIX
+// 2.1 bundles, MISP events and CSV are read too (feeds.go).
 type Config struct {
 	Indicators []Indicator `json:"indicators"`
 }
@@ -46,20 +46,20 @@ type matcher struct {
 	domains map[string]int
 	urls    map[string]int
 	hashes  map[string]int
+	files   map[string]int // file hashes: kept, not matched in traffic
 	seen    map[seenKey]bool
 }
 
 func (m *matcher) Init(config []byte) error {
-	var c Config
-	if len(config) > 0 {
-		if err := json.Unmarshal(config, &c); err != nil {
-			return fmt.Errorf("ioc config: %w", err)
-		}
+	f, err := parseFeed(config)
+	if err != nil {
+		return err
 	}
-	m.inds = c.Indicators
+	m.inds = f.Indicators
 	m.ips, m.domains, m.urls, m.hashes = map[netip.Addr]int{}, map[string]int{}, map[string]int{}, map[string]int{}
+	m.files = map[string]int{}
 	m.seen = map[seenKey]bool{}
-	for i, ind := range c.Indicators {
+	for i, ind := range f.Indicators {
 		v := strings.TrimSpace(ind.Value)
 		switch ind.Type {
 		case "ip":
@@ -74,11 +74,20 @@ func (m *matcher) Init(config []byte) error {
 			m.urls[v] = i
 		case "ja3", "ja4":
 			m.hashes[strings.ToLower(v)] = i
+		case "sha256", "sha1", "md5":
+			m.files[strings.ToLower(v)] = i
 		default:
-			return fmt.Errorf("ioc indicator %d: unknown type %q (ip, domain, url, ja3, ja4)", i, ind.Type)
+			return fmt.Errorf("ioc indicator %d: unknown type %q (ip, domain, url, ja3, ja4, sha256, sha1, md5)", i, ind.Type)
 		}
 	}
-	sdk.Log(sdk.LevelInfo, fmt.Sprintf("%d indicators loaded", len(c.Indicators)))
+	msg := fmt.Sprintf("%d indicators loaded (%s)", len(f.Indicators), f.Format)
+	if f.Skipped > 0 {
+		msg += fmt.Sprintf(", %d feed entries skipped (not matchable)", f.Skipped)
+	}
+	if len(m.files) > 0 {
+		msg += fmt.Sprintf(", %d file hashes kept (traffic records carry none)", len(m.files))
+	}
+	sdk.Log(sdk.LevelInfo, msg)
 	return nil
 }
 

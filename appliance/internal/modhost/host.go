@@ -190,7 +190,7 @@ func (h *Host) load(ctx context.Context, p *Package, config []byte) (*Module, er
 	}
 	m.Signer = signer
 	for _, sub := range man.Subscriptions {
-		if sub.Event != "flow" && sub.Event != "dns" && sub.Event != "http" && sub.Event != "tls" && sub.Event != "ssh" {
+		if sub.Event != "flow" && sub.Event != "dns" && sub.Event != "http" && sub.Event != "tls" && sub.Event != "ssh" && sub.Event != "anomaly" {
 			return m, fmt.Errorf("module %s: subscription %s: %w", man.Name, sub.Event, ErrNotYet)
 		}
 		k, _ := sdkKind(sub.Event)

@@ -255,6 +255,8 @@ func (p *Pipeline) subscribed(eventType string) bool {
 		k = sdk.KindTLS
 	case "ssh":
 		k = sdk.KindSSH
+	case "anomaly":
+		k = sdk.KindAnomaly
 	default:
 		return false
 	}
@@ -325,6 +327,8 @@ func encode(b *sdk.Builder, ev *capture.Event) (sdk.Kind, int64, bool) {
 		k = sdk.KindTLS
 	case ev.EventType == "ssh" && ev.SSH != nil:
 		k = sdk.KindSSH
+	case ev.EventType == "anomaly" && ev.Anomaly != nil:
+		k = sdk.KindAnomaly
 	default:
 		return 0, 0, false
 	}
@@ -409,6 +413,10 @@ func encode(b *sdk.Builder, ev *capture.Event) (sdk.Kind, int64, bool) {
 		if s := ev.SSH.Server; s != nil {
 			b.Str(sdk.FieldSSHServer, s.SoftwareVersion)
 		}
+	case sdk.KindAnomaly: // the header's source is the side that sent what was wrong
+		b.Str(sdk.FieldAnomalyType, ev.Anomaly.Type)
+		b.Str(sdk.FieldAnomalyEvent, ev.Anomaly.Event)
+		b.Str(sdk.FieldAnomalyLayer, ev.Anomaly.Layer)
 	}
 	b.End()
 	return k, h.Time, true

@@ -487,9 +487,7 @@ func (e *Engine) app(st *appState, dir flow.Direction, data []byte, gap int) {
 			}
 		}
 	case "tls":
-		if st.tls.Data(toServer, data, gap) {
-			e.tlsEvent(st)
-		}
+		e.tlsData(st, toServer, data, gap)
 	case "ssh":
 		if st.ssh.Data(toServer, data, gap) {
 			e.sshEvent(st)
@@ -558,7 +556,7 @@ func (st *appState) wantsData() bool {
 	case "", "http", "dns", "smb":
 		return true
 	case "tls":
-		return st.tls != nil && !st.tls.Logged()
+		return st.tls != nil && st.tls.Watching()
 	case "ssh":
 		return st.ssh != nil && !st.ssh.Finished()
 	}
@@ -572,8 +570,21 @@ func (e *Engine) tunnelData(st *appState, toServer bool, data []byte, gap int) {
 		}
 		st.tls = &tls.Conn{Certificates: e.cfg.TLSCertificates}
 	}
+	e.tlsData(st, toServer, data, gap)
+}
+
+// tlsData feeds the TLS parser and logs its event and anomalies
+// (heartbeats) as Suricata's "anomaly" events, from the side that sent
+// the record.
+func (e *Engine) tlsData(st *appState, toServer bool, data []byte, gap int) {
 	if st.tls.Data(toServer, data, gap) {
 		e.tlsEvent(st)
+	}
+	for _, a := range st.tls.Anomalies() {
+		an := e.appEvent(st.f, "anomaly", a.FromClient)
+		an.AppProto = "tls"
+		an.Anomaly = &eve.Anomaly{Type: "applayer", Event: a.Event, Layer: "proto_parser"}
+		e.send(an)
 	}
 }
 

@@ -3,6 +3,8 @@
 // and string), JA4, and for TLS 1.2 and older the server and client
 // certificate (subject, issuer, serial, SHA-1 fingerprint, validity, SANs).
 // Records and handshake messages may be split over any number of segments.
+// After the handshake it only follows record boundaries, to check
+// heartbeat records (Heartbleed, CVE-2014-0160) without buffering them.
 //
 // It never decrypts anything and must never panic or buffer more than
 // MaxHandshake bytes per direction; once a direction stops looking like TLS
@@ -56,6 +58,7 @@ type Conn struct {
 	logged       bool
 	hsComplete   bool
 	certReq      bool
+	hb           heartbeats
 }
 
 // Probe reports whether b starts like a TLS/SSLv3 handshake record.
@@ -80,7 +83,11 @@ func (c *Conn) Data(fromClient bool, data []byte, gap int) bool {
 	if gap > 0 {
 		d.broken = true
 	}
-	if d.broken || c.Done {
+	if d.broken {
+		return false
+	}
+	if c.Done {
+		c.follow(i, data) // only heartbeats are of interest now
 		return false
 	}
 	was := c.Done
@@ -157,7 +164,10 @@ func (c *Conn) record(side int, typ byte, body []byte) {
 		if len(d.hs) == 0 {
 			d.hs = nil
 		}
+	case 24:
+		c.heartbeat(side, len(body), body[:min(3, len(body))], c.hb.w[side].enc)
 	case 20, 23: // change cipher spec, application data: cleartext is over
+		c.hb.w[side].enc = c.hb.w[side].enc || typ == 20
 		if c.SawServer && c.SawClient {
 			c.Done = true
 		}
