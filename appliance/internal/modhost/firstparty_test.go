@@ -58,8 +58,7 @@ var labelled = map[string]struct {
 	"zeek-heartbleed-success.pcap":      {module: "exploit", src: "173.203.79.216", dst: "107.170.241.107"}, // attacker -> victim
 	"ndpi-trickbot.pcap":                {module: "c2", src: "10.12.29.101", dst: "82.118.225.196"},
 	"zeek-ctu-62604-80-agenttesla.pcap": {module: "c2", src: "192.168.1.108", dst: "45.9.74.78"},
-	"ndpi-emotet.pcap": {gap: "the capture joins traces 31.6 days apart; the pcap reader takes the jump at packet 51 for a corrupt record header " +
-		"(its plausibility window is 30 days) and reads nothing after it, so the C2 traffic never reaches the modules"},
+	"ndpi-emotet.pcap":                  {module: "c2", src: "10.4.25.101", dst: "138.197.147.101"}, // two traces joined 31.6 days apart
 }
 
 var covered = map[string]bool{"port_scan": true, "dns_tunnel": true, "web_attack": true, "brute_force": true, "ioc_hit": true,

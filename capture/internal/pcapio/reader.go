@@ -185,7 +185,12 @@ func (r *Reader) nextNG() ([]byte, Info, error) {
 	return data, info, nil
 }
 
-func (r *Reader) plausible(h []byte) bool {
+func (r *Reader) plausible(h []byte) bool { return r.plausibleAfter(h, r.lastSec) }
+
+// plausibleAfter checks a record header: lengths within the snap length,
+// a valid fraction, and (after a record at second last, if any) a time
+// no more than a day back or thirty days on.
+func (r *Reader) plausibleAfter(h []byte, last uint32) bool {
 	capLen := r.order.Uint32(h[8:12])
 	origLen := r.order.Uint32(h[12:16])
 	usec := r.order.Uint32(h[4:8])
@@ -195,9 +200,9 @@ func (r *Reader) plausible(h []byte) bool {
 	if (r.nsec && usec >= 1e9) || (!r.nsec && usec >= 1e6) {
 		return false
 	}
-	if r.lastSec != 0 {
+	if last != 0 {
 		sec := r.order.Uint32(h[0:4])
-		if sec+86400 < r.lastSec || sec > r.lastSec+86400*30 {
+		if sec+86400 < last || sec > last+86400*30 {
 			return false
 		}
 	}
@@ -214,7 +219,7 @@ func (r *Reader) nextPcap() ([]byte, Info, error) {
 		}
 		return nil, Info{}, &PacketError{Packet: r.n, Fatal: true, Err: fmt.Errorf("%w: header: %v", ErrTruncated, err)}
 	}
-	if !r.plausible(r.hdr[:]) {
+	if !r.plausible(r.hdr[:]) && !r.timeJump() {
 		perr := &PacketError{Packet: r.n, Err: fmt.Errorf("%w: caplen %d origlen %d", ErrCorrupt,
 			r.order.Uint32(r.hdr[8:12]), r.order.Uint32(r.hdr[12:16]))}
 		if !r.resync() {
@@ -252,6 +257,22 @@ func (r *Reader) nextPcap() ([]byte, Info, error) {
 		OrigLen:   int(r.order.Uint32(r.hdr[12:16])),
 		LinkType:  r.linkType,
 	}, nil
+}
+
+// timeJump reports whether a header that failed the time check is
+// otherwise sound and the record after it is plausible at its new time:
+// captures joined from traces weeks apart jump in time, corrupt headers do
+// not agree with the next one.
+func (r *Reader) timeJump() bool {
+	if len(r.pend) > 0 || !r.plausibleAfter(r.hdr[:], 0) {
+		return false
+	}
+	capLen := int(r.order.Uint32(r.hdr[8:12]))
+	next, err := r.br.Peek(capLen + 16)
+	if err != nil {
+		return errors.Is(err, io.EOF) && len(next) == capLen // the last record, whole
+	}
+	return r.plausibleAfter(next[capLen:], r.order.Uint32(r.hdr[0:4]))
 }
 
 func (r *Reader) readRecord(capLen int) ([]byte, *PacketError) {

@@ -120,6 +120,37 @@ func TestCorruptHeaderResync(t *testing.T) {
 	assert.Equal(t, 2, n, "records 1 and 3 are read")
 }
 
+// A capture joined from traces weeks apart jumps in time: the records
+// after the jump agree with it, so they are read; a lone header whose
+// time is off, with the next header back in the old time, is corrupt.
+func TestTimeJumpBetweenJoinedTraces(t *testing.T) {
+	rec := make([]byte, 100)
+	at := func(data []byte, i int) []byte { return data[24+i*116:] } // record i's header
+	data := pcapFile(binary.LittleEndian, rec, rec, rec, rec)
+	for i := 2; i < 4; i++ {
+		binary.LittleEndian.PutUint32(at(data, i), 1500000000+40*86400+uint32(i))
+	}
+	n, errs := readAll(t, data)
+	assert.Empty(t, errs)
+	assert.Equal(t, 4, n)
+
+	data = pcapFile(binary.LittleEndian, rec, rec, rec, rec)
+	binary.LittleEndian.PutUint32(at(data, 2), 1500000000+40*86400)
+	n, errs = readAll(t, data)
+	require.Len(t, errs, 1)
+	var pe *PacketError
+	require.ErrorAs(t, errs[0], &pe)
+	assert.Equal(t, uint64(3), pe.Packet)
+	assert.ErrorIs(t, pe, ErrCorrupt)
+	assert.Equal(t, 3, n)
+
+	data = pcapFile(binary.LittleEndian, rec, rec, rec)
+	binary.LittleEndian.PutUint32(at(data, 2), 1500000000+40*86400)
+	n, errs = readAll(t, data)
+	assert.Empty(t, errs, "the last record has nothing after it to disagree")
+	assert.Equal(t, 3, n)
+}
+
 // pcapNG builds a minimal pcapng: SHB, IDB (Ethernet), one EPB with pkt.
 func pcapNG(pkt []byte) []byte {
 	var b bytes.Buffer
