@@ -8,16 +8,22 @@ import (
 	"os/signal"
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/hqsync"
+	"github.com/firebreak-ir/firebreak/appliance/internal/modhost"
 )
 
 // runHQ is what headquarters runs against its bucket; it needs no daemon.
 func runHQ(e *env, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(e.stdout, "Usage: firebreak hq verify --endpoint URL --bucket NAME [--appliance ID] [--identity FILE]\n"+
+			"       firebreak hq publish module DIR --endpoint URL --bucket NAME\n"+
+			"       firebreak hq publish feed NAME FILE [--sig FILE.sig] --endpoint URL --bucket NAME\n"+
 			"       firebreak hq serve    (not yet built)\n\n"+
 			"At headquarters: list the appliances and cases in the bucket and re-verify each case\n"+
 			"from the bucket alone: the appliance's signature on the case's cursor, every journal\n"+
 			"entry's hash and link, and every evidence blob the entries reference, re-hashed.\n"+
+			"publish puts a signed module (firebreak module sign) or indicator feed (firebreak module\n"+
+			"sign-feed) under hq/ in the bucket; every appliance syncing to it pulls it when online and\n"+
+			"installs it if the signing key is one it trusts (firebreak module trust).\n"+
 			"Credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS credentials file.\n")
 		if len(args) == 0 {
 			return usagef("missing subcommand")
@@ -26,6 +32,8 @@ func runHQ(e *env, args []string) error {
 	}
 	switch args[0] {
 	case "verify":
+	case "publish":
+		return hqPublish(e, args[1:])
 	case "serve":
 		return fmt.Errorf("the read-only HQ view is %w", hqsync.ErrNotYet)
 	default:
@@ -89,5 +97,56 @@ func runHQ(e *env, args []string) error {
 	if !f.json {
 		fmt.Fprintf(e.stdout, "%d cases verified\n", len(reports))
 	}
+	return nil
+}
+
+func hqPublish(e *env, args []string) error {
+	f := e.newFlags("hq publish", "hq publish module DIR | feed NAME FILE [--sig FILE.sig]  --endpoint URL --bucket NAME",
+		"Publish a signed module or indicator feed for the appliances to pull.")
+	endpoint := f.String("endpoint", "", "URL of the S3-compatible service")
+	bucket := f.String("bucket", "", "the bucket")
+	region := f.String("region", "", "region for request signing (default us-east-1)")
+	sigPath := f.String("sig", "", "a feed's signature (default FILE.sig)")
+	pos, err := f.parse(args, 2, 3)
+	if err != nil {
+		return err
+	}
+	if *endpoint == "" || *bucket == "" {
+		return usagef("--endpoint and --bucket are required")
+	}
+	var name string
+	files := map[string][]byte{}
+	switch {
+	case pos[0] == "module" && len(pos) == 2:
+		p, err := readModuleDir(pos[1])
+		if err != nil {
+			return err
+		}
+		m, err := modhost.ParseManifest(p.Manifest)
+		if err != nil {
+			return err
+		}
+		name = m.Name
+		files["manifest.json"], files["module.wasm"], files["signature.json"] = p.Manifest, p.Wasm, p.Signature
+	case pos[0] == "feed" && len(pos) == 3:
+		name = pos[1]
+		if files["feed"], err = os.ReadFile(pos[2]); err != nil {
+			return err
+		}
+		if *sigPath == "" {
+			*sigPath = pos[2] + ".sig"
+		}
+		if files["signature"], err = os.ReadFile(*sigPath); err != nil {
+			return err
+		}
+	default:
+		return usagef("publish module DIR, or publish feed NAME FILE")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := hqsync.Publish(ctx, hqsync.Options{Endpoint: *endpoint, Bucket: *bucket, Region: *region}, pos[0], name, files); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "published %s %s under hq/ in %s\n", pos[0], name, *bucket)
 	return nil
 }

@@ -163,6 +163,7 @@ func Start(opts Options) (d *Daemon, err error) {
 		so := opts.Sync
 		so.DB, so.Journal, so.Vault, so.Appliance, so.Key = dir.DB, d.Journal, d.Vault, dir.Identity.ID(), dir.Identity.Key()
 		so.Logger = log.With("component", "hqsync")
+		so.Pull = hqPuller{d}
 		if d.Sync, err = hqsync.New(so); err != nil {
 			return nil, fmt.Errorf("sync: %w", err)
 		}

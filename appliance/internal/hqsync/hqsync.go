@@ -81,6 +81,9 @@ type Options struct {
 	// every case is signed with it and identity.json carries its public half.
 	Appliance string
 	Key       ed25519.PrivateKey
+	// Pull, if set, installs the modules and feeds HQ publishes under hq/
+	// (see pull.go) after each run that reached HQ.
+	Pull Puller
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
 }

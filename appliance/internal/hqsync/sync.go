@@ -29,10 +29,15 @@ type Syncer struct {
 	// recipients, when set, encrypt every blob and segment (age).
 	recipients []age.Recipient
 
-	runMu sync.Mutex // one run at a time
-	kick  chan struct{}
-	stop  context.CancelFunc
-	done  chan struct{}
+	runMu  sync.Mutex        // one run at a time
+	pulled map[string]string // hq/ key → the ETags it was last pulled at (runMu)
+	// refused maps what the last pulls refused to its ETags (runMu); they
+	// are tried again when they change or on Now (a key trusted since).
+	refused map[string]string
+	retry   atomic.Bool
+	kick    chan struct{}
+	stop    context.CancelFunc
+	done    chan struct{}
 
 	mu        sync.Mutex
 	st        Status
@@ -60,7 +65,8 @@ type Status struct {
 	NextRun     time.Time       `json:"next_run,omitzero"`
 	Current     *Progress       `json:"current,omitempty"`
 	Journals    []JournalStatus `json:"journals"`
-	BytesSent   int64           `json:"bytes_sent"` // on the wire since start
+	BytesSent   int64           `json:"bytes_sent"`     // on the wire since start
+	Pull        *PullStatus     `json:"pull,omitempty"` // the last pull of what HQ published
 }
 
 // Progress is the blob being uploaded.
@@ -105,7 +111,7 @@ func New(opts Options) (*Syncer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Syncer{opts: opts, log: opts.Logger, hq: h, out: out, kick: make(chan struct{}, 1), recipients: rs}
+	s := &Syncer{opts: opts, log: opts.Logger, hq: h, out: out, kick: make(chan struct{}, 1), recipients: rs, pulled: map[string]string{}, refused: map[string]string{}}
 	s.st = Status{Endpoint: opts.Endpoint, Bucket: opts.Bucket, MaxRate: opts.MaxRate, State: "idle"}
 	return s, nil
 }
@@ -128,11 +134,13 @@ func (s *Syncer) Close() error {
 	return nil
 }
 
-// Now asks for a run as soon as possible. It does not wait for it.
+// Now asks for a run as soon as possible, which also tries again what HQ
+// published and the last pulls refused. It does not wait for the run.
 func (s *Syncer) Now() error {
 	if s.out.paused() {
 		return ErrPaused
 	}
+	s.retry.Store(true)
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -315,6 +323,10 @@ func (s *Syncer) run(ctx context.Context) error {
 		if err := s.out.setIdentityDone(); err != nil {
 			return err
 		}
+	}
+	// What HQ published first, so what the pull journals ships in this run.
+	if err := s.pull(ctx); err != nil {
+		return err
 	}
 	ids, err := s.opts.Journal.IDs()
 	if err != nil {

@@ -58,6 +58,7 @@ type Module struct {
 	Kind          string    `json:"kind"`
 	Source        string    `json:"source"` // Embedded or Installed
 	SHA256        string    `json:"sha256"` // of module.wasm
+	Digest        string    `json:"digest"` // of the signed message: manifest and wasm
 	Signer        string    `json:"signer,omitempty"`
 	Unsigned      bool      `json:"unsigned,omitempty"` // installed under the explicit allow flag
 	Enabled       bool      `json:"enabled"`
@@ -216,7 +217,7 @@ func (s *Store) List() ([]Module, error) {
 
 func describe(p *modhost.Package) Module {
 	sum := sha256.Sum256(p.Wasm)
-	m := Module{Name: strings.TrimPrefix(p.Source, "embedded:"), SHA256: hex.EncodeToString(sum[:]), Subscriptions: []string{}}
+	m := Module{Name: strings.TrimPrefix(p.Source, "embedded:"), SHA256: hex.EncodeToString(sum[:]), Digest: digest(p), Subscriptions: []string{}}
 	man, err := modhost.ParseManifest(p.Manifest)
 	if err != nil {
 		m.Refused = err.Error()
@@ -346,11 +347,21 @@ func (s *Store) readInstalled(name string) (*modhost.Package, error) {
 	return p, nil
 }
 
-// HasModule reports whether a module with this wasm SHA-256 is installed.
-func (s *Store) HasModule(name, sum string) bool {
+// digest names a package by what its signature covers.
+func digest(p *modhost.Package) string {
+	d := sha256.Sum256(modhost.SignedMessage(p.Manifest, p.Wasm))
+	return hex.EncodeToString(d[:])
+}
+
+// Has reports whether this very package (manifest and wasm) is installed.
+func (s *Store) Has(p *modhost.Package) bool {
+	m, err := modhost.ParseManifest(p.Manifest)
+	if err != nil {
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.st.Installed[name].SHA256 == sum
+	return s.st.Installed[m.Name].Digest == digest(p)
 }
 
 // feedFile is an indicator feed in the ioc module's config format.

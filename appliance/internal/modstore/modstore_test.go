@@ -29,7 +29,7 @@ func TestInstalledModulesSurviveARestart(t *testing.T) {
 	m, err := s.Install(p, false, "alice", "upload")
 	require.NoError(t, err)
 	assert.Equal(t, "hq", m.Signer)
-	assert.True(t, s.HasModule("conf", m.SHA256))
+	assert.True(t, s.Has(p))
 	_, err = s.SetEnabled("conf", false)
 	require.NoError(t, err)
 
