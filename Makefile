@@ -15,7 +15,7 @@ TESTFLAGS ?=
 MODULE_KEY ?= bin/module-signing.key
 
 .DEFAULT_GOAL := help
-.PHONY: help build modules run test fuzz check bench image clean
+.PHONY: help build modules run test fuzz check bench image clean uplot
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,7 +30,7 @@ run: build ## run the appliance on ./firebreak-data, API on 127.0.0.1:8080, repl
 	$(BIN) serve --data $(DATA) --listen $(LISTEN) --sample
 
 test: build ## run every test (root-only tests skip without root), then each fuzz test for FUZZTIME
-	$(GO) test -count=1 -timeout 15m $(TESTFLAGS) ./...
+	FIREBREAK_MODULE_CACHE=$(CURDIR)/bin/test-modcache $(GO) test -count=1 -timeout 15m $(TESTFLAGS) ./...
 	$(GO) test -count=1 -run '^$$' -bench AnalyzeLarge -benchtime 1x ./capture/
 	cd sdk && $(GO) test -count=1 $(TESTFLAGS) ./...
 	@FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
@@ -53,6 +53,17 @@ bench: ## run the benchmarks for real, with their peer tools
 
 image: ## build the bootable appliance image (not yet built)
 	@echo "make image: the appliance image is not built yet"; exit 1
+
+# The console's chart library, pinned: its npm tarball and the files taken from it.
+UPLOT_VERSION := 1.6.32
+UPLOT_TGZ_SHA256 := 4b8a8191e425658e3ea8c8c1314b0fc679c861ee3a1af2b20c7b16ba50b5133d
+UPLOT_DIR := appliance/internal/console/web/assets/vendor
+
+uplot: ## re-fetch the console's pinned chart library (uPlot) from npm and check its sha256
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && cd $$tmp && npm pack --silent uplot@$(UPLOT_VERSION) >/dev/null && \
+	echo "$(UPLOT_TGZ_SHA256)  uplot-$(UPLOT_VERSION).tgz" | sha256sum -c --quiet && tar xzf uplot-$(UPLOT_VERSION).tgz && \
+	cd $(CURDIR) && cp $$tmp/package/dist/uPlot.iife.min.js $$tmp/package/dist/uPlot.min.css $(UPLOT_DIR)/ && \
+	cp $$tmp/package/LICENSE $(UPLOT_DIR)/uPlot.LICENSE.txt && echo "uPlot $(UPLOT_VERSION) in $(UPLOT_DIR)"
 
 clean: ## remove build output (not the data directory)
 	rm -rf bin

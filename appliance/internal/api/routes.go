@@ -28,6 +28,8 @@ func routes() []route {
 		{"POST /api/v1/cases/{id}/evidence", auth.Responder, collectEvidence, unlimited},
 		{"POST /api/v1/cases/{id}/analyses", auth.Responder, analyzeEvidence, 0},
 		{"GET /api/v1/cases/{id}/findings", auth.Viewer, listFindings, 0},
+		{"GET /api/v1/console/traffic", auth.Viewer, consoleTraffic, 0},
+		{"GET /api/v1/cases/{id}/findings/{fid}/pcap", auth.Viewer, findingPcap, 0},
 
 		{"GET /api/v1/capture", auth.Viewer, captureStatus, 0},
 		{"GET /api/v1/capture/events", auth.Viewer, captureEvents, 0},
@@ -36,6 +38,10 @@ func routes() []route {
 		{"GET /api/v1/tokens", auth.Admin, listTokens, 0},
 		{"POST /api/v1/tokens", auth.Admin, createToken, 0},
 		{"DELETE /api/v1/tokens/{name}", auth.Admin, revokeToken, 0},
+		{"GET /api/v1/accounts", auth.Admin, listAccounts, 0},
+		{"POST /api/v1/accounts", auth.Admin, createAccount, 0},
+		{"POST /api/v1/accounts/{name}/{command}", auth.Admin, accountCommand, 0},
+		{"DELETE /api/v1/accounts/{name}", auth.Admin, removeAccount, 0},
 
 		{"POST /api/v1/cases/{id}/export", auth.Responder, exportCase, 0},
 		{"GET /api/v1/cases/{id}/report", auth.Viewer, getReport, 0},

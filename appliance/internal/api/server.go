@@ -26,11 +26,11 @@ import (
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/auth"
 	"github.com/firebreak-ir/firebreak/appliance/internal/casebook"
-	"github.com/firebreak-ir/firebreak/appliance/internal/detect"
-	"github.com/firebreak-ir/firebreak/appliance/internal/modstore"
 	"github.com/firebreak-ir/firebreak/appliance/internal/contain"
+	"github.com/firebreak-ir/firebreak/appliance/internal/detect"
 	"github.com/firebreak-ir/firebreak/appliance/internal/hqsync"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
+	"github.com/firebreak-ir/firebreak/appliance/internal/modstore"
 	"github.com/firebreak-ir/firebreak/appliance/internal/sensor"
 	"github.com/firebreak-ir/firebreak/appliance/internal/vault"
 )
@@ -54,6 +54,12 @@ type Config struct {
 	Appliance string // appliance ID
 	Logger    *slog.Logger
 	Now       func() time.Time
+
+	// Sessions authenticates console sessions (cookie and CSRF header)
+	// beside tokens; nil: tokens only. Accounts are the console's
+	// engineers; nil: the account API answers 501.
+	Sessions SessionAuthenticator
+	Accounts *auth.Accounts
 }
 
 // Server is the API handler.
@@ -149,6 +155,11 @@ func (s *Server) caller(r *http.Request) (auth.Caller, error) {
 	}
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok && h == "" && s.cfg.Sessions != nil {
+		if c, found, err := s.cfg.Sessions.Authenticate(r); found {
+			return c, sessionError(err)
+		}
+	}
 	if !ok {
 		return auth.Caller{}, UserError(ErrUnauthenticated, errors.New("authentication required: send Authorization: Bearer <token>"))
 	}

@@ -223,7 +223,7 @@ func TestTokensAndTCP(t *testing.T) {
 	assert.Contains(t, errs, "no token")
 
 	_, err = daemon.Start(daemon.Options{DataDir: t.TempDir(), Listen: "0.0.0.0:0", Logger: discardLogger()})
-	assert.ErrorContains(t, err, "HTTPS on a management address is not built yet")
+	assert.ErrorContains(t, err, "plain HTTP is served on loopback only")
 }
 
 func TestCaptureViewOfTheSamples(t *testing.T) {

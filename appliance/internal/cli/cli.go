@@ -34,6 +34,7 @@ var verbs map[string]verb
 
 func init() {
 	verbs = map[string]verb{
+		"account":  {"console accounts for engineers: add, list, passwd, disable", runAccount},
 		"serve":    {"run the appliance daemon", runServe},
 		"case":     {"open, work and verify incident cases", runCase},
 		"analyze":  {"analyse captures and write EVE JSON", runAnalyze},

@@ -11,14 +11,18 @@ import (
 )
 
 func runServe(e *env, args []string) error {
-	f := e.newFlags("serve", "serve [--data DIR] [--listen ADDR:PORT] [--mode bridge|router|port [--bridge NAME] [--port IF]... [--netns NAME]]",
+	f := e.newFlags("serve", "serve [--data DIR] [--listen ADDR:PORT] [--manage ADDR:PORT] [--mode bridge|router|port [--bridge NAME] [--port IF]... [--netns NAME]]",
 		"Run the appliance daemon on a data directory until SIGINT or SIGTERM.\n"+
 			"The CLI reaches it on the socket DIR/firebreak.sock; --listen also serves the API\n"+
-			"on a TCP address (loopback only for now), where every call needs a token.\n"+
+			"on a loopback TCP address over plain HTTP, with the web console; --manage serves the\n"+
+			"API and the console over HTTPS on any address, with a self-signed certificate made on\n"+
+			"first start (DIR/tls). There every call needs a token or a console login\n"+
+			"(firebreak token create, firebreak account add).\n"+
 			"--mode turns containment on (firebreak isolate); without it the isolation API answers 501.\n"+
 			"--capture IF captures live traffic into the traffic view; with --record-case ID the\n"+
 			"packets are also recorded into rotating pcapng segments sealed as that case's evidence.")
 	listen := f.String("listen", "", "also serve the API on this TCP address, e.g. 127.0.0.1:8080")
+	manage := f.String("manage", "", "serve the API and the web console over HTTPS on this address, e.g. 0.0.0.0:8443")
 	logLevel := f.String("log-level", "info", "log level: debug, info, warn or error")
 	sample := f.Bool("sample", false, "replay the sample captures bundled in the binary into the traffic view")
 	var replay multiFlag
@@ -48,7 +52,12 @@ func runServe(e *env, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-	d, err := daemon.Start(daemon.Options{DataDir: f.dataDir(), Listen: *listen, Version: Version(), Logger: log,
+	// Listen for the signals before anything is printed, so a supervisor
+	// that read the start lines may stop the daemon at once.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	d, err := daemon.Start(daemon.Options{DataDir: f.dataDir(), Listen: *listen, Manage: *manage, Version: Version(), Logger: log,
 		Sample: *sample, Replay: replay, Containment: netOpts, Sync: syncOpts,
 		Capture: daemon.CaptureOptions{Interfaces: ifaces, Filter: *filter, RecordCase: *recordCase,
 			SegmentBytes: *segBytes, SegmentTime: *segTime, MinFree: *minFree}})
@@ -59,6 +68,10 @@ func runServe(e *env, args []string) error {
 		Version(), d.Dir.Identity.ID(), d.Dir.Path, d.Dir.Socket())
 	if d.TCPAddr != nil {
 		fmt.Fprintf(e.stdout, "  API:    http://%s/api/v1/ (needs a token: firebreak token create NAME)\n", d.TCPAddr)
+		fmt.Fprintf(e.stdout, "  console: http://%s/ (log in with an account: firebreak account add NAME)\n", d.TCPAddr)
+	}
+	if d.ManageAddr != nil {
+		fmt.Fprintf(e.stdout, "console https://%s/ certificate sha256 %s\n", d.ManageAddr, d.ManageCert.Fingerprint)
 	}
 	if len(ifaces) > 0 {
 		rec := "not recorded (no --record-case)"
@@ -73,9 +86,6 @@ func runServe(e *env, args []string) error {
 	if d.Contain != nil {
 		fmt.Fprintf(e.stdout, "  netctl: %s mode, containment on (firebreak isolate --help)\n", d.Contain.Mode())
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
 	select {
 	case s := <-sig:
 		log.Info("stopping", "signal", s.String())

@@ -7,7 +7,9 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,12 +22,13 @@ import (
 	"github.com/firebreak-ir/firebreak/appliance/internal/api"
 	"github.com/firebreak-ir/firebreak/appliance/internal/auth"
 	"github.com/firebreak-ir/firebreak/appliance/internal/casebook"
+	"github.com/firebreak-ir/firebreak/appliance/internal/console"
 	"github.com/firebreak-ir/firebreak/appliance/internal/contain"
 	"github.com/firebreak-ir/firebreak/appliance/internal/datadir"
 	"github.com/firebreak-ir/firebreak/appliance/internal/detect"
-	"github.com/firebreak-ir/firebreak/appliance/internal/modstore"
 	"github.com/firebreak-ir/firebreak/appliance/internal/hqsync"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
+	"github.com/firebreak-ir/firebreak/appliance/internal/modstore"
 	"github.com/firebreak-ir/firebreak/appliance/internal/sensor"
 	"github.com/firebreak-ir/firebreak/appliance/internal/vault"
 	"github.com/firebreak-ir/firebreak/netctl"
@@ -40,6 +43,11 @@ type Options struct {
 	// 127.0.0.1:8080. Empty serves the local socket only. Until HTTPS is
 	// built it must be a loopback address.
 	Listen string
+	// Manage is the management address, e.g. 0.0.0.0:8443: the API and the
+	// console over HTTPS on any address, with a self-signed certificate
+	// made on first start and kept in DataDir/tls. Empty: no management
+	// port.
+	Manage string
 	// LockTimeout is how long to wait for another daemon's lock. Default 1s.
 	LockTimeout time.Duration
 	// Version is reported by the API and journaled at start.
@@ -64,6 +72,9 @@ type Options struct {
 	// first-party modules embedded in the binary run over every traffic
 	// source and every analysis of a case's captures.
 	NoModules bool
+	// ModuleCache is where compiled modules are kept between starts.
+	// Default $FIREBREAK_MODULE_CACHE, else DataDir/modcache.
+	ModuleCache string
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -81,6 +92,12 @@ type Daemon struct {
 	Modules *modstore.Store  // the installed modules, feeds and trusted keys
 	// TCPAddr is the address the TCP API listens on, if any.
 	TCPAddr net.Addr
+	// ManageAddr is the address the HTTPS management port listens on, if
+	// any, and ManageCert its certificate.
+	ManageAddr net.Addr
+	ManageCert console.Certificate
+	// Accounts are the engineers who may log in to the console.
+	Accounts *auth.Accounts
 
 	log     *slog.Logger
 	servers []*http.Server
@@ -120,6 +137,10 @@ func Start(opts Options) (d *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.Accounts, err = auth.NewAccounts(dir.DB); err != nil {
+		return nil, err
+	}
+	sessions := console.NewSessions(0, 0, nil)
 	if d.Vault, err = vault.Open(dir.Vault()); err != nil {
 		return nil, err
 	}
@@ -127,7 +148,7 @@ func Start(opts Options) (d *Daemon, err error) {
 		return nil, err
 	}
 	if !opts.NoModules {
-		if d.Detect, err = d.startDetect(); err != nil {
+		if d.Detect, err = d.startDetect(cmp.Or(opts.ModuleCache, os.Getenv("FIREBREAK_MODULE_CACHE"), filepath.Join(dir.Path, "modcache"))); err != nil {
 			return nil, err
 		}
 	}
@@ -155,7 +176,7 @@ func Start(opts Options) (d *Daemon, err error) {
 	}
 	if opts.Containment.Mode != "" {
 		if d.Contain, err = contain.Start(contain.Options{Net: opts.Containment, Journal: d.Journal, Book: d.Book,
-			Listen: opts.Listen, Flows: flows, Logger: log.With("component", "contain")}); err != nil {
+			Listen: cmp.Or(opts.Manage, opts.Listen), Flows: flows, Logger: log.With("component", "contain")}); err != nil {
 			return nil, err
 		}
 	}
@@ -172,7 +193,9 @@ func Start(opts Options) (d *Daemon, err error) {
 	handler := api.New(api.Config{
 		Book: d.Book, Journal: d.Journal, Tokens: tokens, Vault: d.Vault, Sensor: d.Sensor, Key: dir.Identity.Key(), Contain: d.Contain, Sync: d.Sync, Detect: d.Detect, Modules: d.Modules,
 		Version: opts.Version, Appliance: dir.Identity.ID(), Logger: log,
+		Sessions: sessions, Accounts: d.Accounts,
 	})
+	web := console.New(console.Config{API: handler, Accounts: d.Accounts, Sessions: sessions, Journal: d.Journal, Logger: log})
 	if _, err := d.Journal.Append(context.Background(), journal.Record{
 		Journal: casebook.ApplianceJournal, Actor: "firebreak", Type: "appliance.started",
 		Payload: map[string]string{"version": opts.Version, "appliance": dir.Identity.ID()},
@@ -199,7 +222,12 @@ func Start(opts Options) (d *Daemon, err error) {
 			return nil, fmt.Errorf("listen on %s: %w", opts.Listen, err)
 		}
 		d.TCPAddr = tl.Addr()
-		d.serve(tl, &http.Server{Handler: handler})
+		d.serve(tl, &http.Server{Handler: web})
+	}
+	if opts.Manage != "" {
+		if err := d.serveManage(opts.Manage, web); err != nil {
+			return nil, err
+		}
 	}
 	log.Info("firebreak serving", "version", opts.Version, "appliance", dir.Identity.ID(),
 		"data", dir.Path, "socket", sock, "listen", d.TCPAddr)
@@ -209,8 +237,8 @@ func Start(opts Options) (d *Daemon, err error) {
 // startDetect prepares the detection modules of the module store: the
 // embedded first-party modules and those installed since, as enabled at
 // the start of each source or analysis.
-func (d *Daemon) startDetect() (*detect.Detector, error) {
-	return detect.New(detect.Options{Source: d.Modules, Trust: d.Modules.Trust(), CacheDir: filepath.Join(d.Dir.Path, "modcache"),
+func (d *Daemon) startDetect(cache string) (*detect.Detector, error) {
+	return detect.New(detect.Options{Source: d.Modules, Trust: d.Modules.Trust(), CacheDir: cache,
 		Logger: d.log.With("component", "modules"),
 		Journal: func(ctx context.Context, typ string, payload any) error {
 			_, err := d.Journal.Append(ctx, journal.Record{Journal: casebook.ApplianceJournal, Actor: "firebreak", Type: typ, Payload: payload})
@@ -260,6 +288,29 @@ func (d *Daemon) Close() error {
 	return d.Dir.Close()
 }
 
+// serveManage serves the console and the API over HTTPS on addr, with the
+// certificate kept in the data directory (made on first start).
+func (d *Daemon) serveManage(addr string, h http.Handler) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--manage %q: %w", addr, err)
+	}
+	if d.ManageCert, err = console.LoadOrCreateCertificate(filepath.Join(d.Dir.Path, "tls"), host); err != nil {
+		return err
+	}
+	if d.ManageCert.Created {
+		d.log.Info("management certificate generated", "sha256", d.ManageCert.Fingerprint)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	d.ManageAddr = l.Addr()
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{d.ManageCert.TLS}}
+	d.serve(tls.NewListener(l, cfg), &http.Server{Handler: h, TLSConfig: cfg})
+	return nil
+}
+
 func checkLoopback(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -270,7 +321,7 @@ func checkLoopback(addr string) error {
 	}
 	ip := net.ParseIP(host)
 	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("--listen %s: HTTPS on a management address is not built yet; listen on a loopback address such as 127.0.0.1:8080", addr)
+		return fmt.Errorf("--listen %s: plain HTTP is served on loopback only; use --manage %s for HTTPS with the console", addr, addr)
 	}
 	return nil
 }

@@ -62,7 +62,7 @@ func TestReplayedTrafficRunsTheModules(t *testing.T) {
 			}
 		}
 		return false
-	}, time.Minute, 100*time.Millisecond)
+	}, 2*time.Minute, 100*time.Millisecond)
 
 	quiet, err := Start(Options{DataDir: t.TempDir(), NoModules: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
