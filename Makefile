@@ -48,7 +48,8 @@ check: ## vet, formatting, package docs, cross-build, and a clean tree
 	@test -z "$$(git status --porcelain)" || { git status --porcelain; echo "the tree is dirty after the build"; exit 1; }
 
 bench: ## run the benchmarks for real, with their peer tools
-	$(GO) test -run '^$$' -bench . -skip AnalyzeLarge -benchtime 3s ./...
+	$(GO) test -run '^$$' -bench . -skip 'AnalyzeLarge|ExportLarge' -benchtime 3s ./...
+	$(GO) test -run '^$$' -bench ExportLarge -benchtime 1x -timeout 30m ./appliance/internal/cli/
 	$(GO) test -run '^$$' -bench AnalyzeLarge -benchtime 1s -timeout 60m ./capture/
 
 image: ## build the bootable appliance image (not yet built)

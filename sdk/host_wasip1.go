@@ -87,6 +87,21 @@ func fbInit(n uint32) int32 {
 //go:wasmexport fb_batch
 func fbBatch(n uint32) int32 { return result(registered.Batch(Batch(batchBuf[:n:n]))) }
 
+//go:wasmexport fb_file
+func fbFile(n uint32) int32 {
+	fm, ok := registered.(FileModule)
+	if !ok {
+		hostLog(LevelError, "the module does not take file events (implement sdk.FileModule)")
+		return 1
+	}
+	rec, content, ok := FileContent(batchBuf[:n:n])
+	if !ok {
+		hostLog(LevelError, "malformed file record")
+		return 1
+	}
+	return result(fm.File(rec, content))
+}
+
 //go:wasmexport fb_flush
 func fbFlush() int32 { return result(registered.Flush()) }
 

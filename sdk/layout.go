@@ -93,11 +93,17 @@ const (
 	FieldSSHServer Field = 51 // str: server software version
 	FieldSSHHassh  Field = 52 // str: client HASSH
 
-	FieldLine Field = 60 // str: an auth-log line
+	FieldLine   Field = 60 // str: an auth-log line
+	FieldSource Field = 61 // str: the log a record was read from, inside the target root (auth_log; http from an access log)
 
-	FieldPath   Field = 70 // str: a file's path inside the target root
-	FieldSHA256 Field = 71 // str: hex
-	FieldSize   Field = 72 // u64
+	FieldPath    Field = 70 // str: a file's path inside the target root
+	FieldSHA256  Field = 71 // str: hex
+	FieldSize    Field = 72 // u64
+	FieldMode    Field = 73 // u64: Unix st_mode (type and permission bits)
+	FieldUID     Field = 74 // u64
+	FieldGID     Field = 75 // u64
+	FieldMTime   Field = 76 // u64: modification time, Unix nanoseconds
+	FieldFinding Field = 77 // str, repeated (cleanup modules): a finding to answer, see Findings
 
 	FieldPayload Field = 80 // bytes: a packet's transport payload
 
@@ -111,6 +117,8 @@ const (
 	FieldActionType Field = 110 // action: str
 	FieldTarget     Field = 111 // action: str
 	FieldReason     Field = 112 // action: str
+	FieldDetail     Field = 113 // action: str: what exactly (the line to remove, the account name)
+	FieldAnswers    Field = 114 // action: str, repeated: IDs of the findings the action answers
 )
 
 // Record header layout (little-endian). See ABI.md.

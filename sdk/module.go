@@ -57,6 +57,12 @@ type Action struct {
 	Target string // what it applies to, inside the granted target root
 	Reason string
 	Time   int64
+	// Detail says exactly what to change when Target is not enough: the
+	// line to remove from a file, the account to remove.
+	Detail string
+	// Answers are the IDs of the findings the action answers (from
+	// Findings of the file record).
+	Answers []string
 }
 
 var emitBuf Builder
@@ -101,13 +107,19 @@ func (a *Action) Append(b *Builder) {
 	b.Str(FieldActionType, a.Type)
 	b.Str(FieldTarget, a.Target)
 	b.Str(FieldReason, a.Reason)
+	b.Str(FieldDetail, a.Detail)
+	for _, id := range a.Answers {
+		b.Str(FieldAnswers, id)
+	}
 	b.End()
 }
 
 // DecodeAction reads a KindAction record. The strings are copies.
 func DecodeAction(ev Event) Action {
-	return Action{Type: strings.Clone(ev.Str(FieldActionType)), Target: strings.Clone(ev.Str(FieldTarget)),
-		Reason: strings.Clone(ev.Str(FieldReason)), Time: ev.Time()}
+	a := Action{Type: strings.Clone(ev.Str(FieldActionType)), Target: strings.Clone(ev.Str(FieldTarget)),
+		Reason: strings.Clone(ev.Str(FieldReason)), Detail: strings.Clone(ev.Str(FieldDetail)), Time: ev.Time()}
+	ev.All(FieldAnswers, func(v []byte) { a.Answers = append(a.Answers, string(v)) })
+	return a
 }
 
 // EmitAlert sends an alert to the host.

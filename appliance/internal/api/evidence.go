@@ -3,7 +3,10 @@ package api
 import (
 	"bufio"
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +16,7 @@ import (
 	"github.com/firebreak-ir/firebreak/appliance/internal/auth"
 	"github.com/firebreak-ir/firebreak/appliance/internal/cases"
 	"github.com/firebreak-ir/firebreak/appliance/internal/export"
+	"github.com/firebreak-ir/firebreak/appliance/internal/modhost/firstparty"
 	"github.com/firebreak-ir/firebreak/appliance/internal/report"
 	"github.com/firebreak-ir/firebreak/capture"
 )
@@ -51,8 +55,17 @@ func collectEvidence(s *Server, w http.ResponseWriter, r *http.Request, c auth.C
 		Source:      cases.EvidenceSource{Host: q.Get("host"), Path: filepath.Base(q.Get("name"))},
 		Method:      cases.EvidenceMethod{Tool: "firebreak", Version: s.cfg.Version, Args: []string{"evidence upload"}},
 		Collectors:  []string{c.Actor},
+		Witness:     q.Get("witness"),
 		NotSeized:   q.Get("not_seized_reason"),
 		Description: q.Get("description"),
+	}
+	// The 2016 rules on electronic data ask for two collectors: when the
+	// caller names them, two distinct ones are required.
+	if named := q["collector"]; len(named) > 0 {
+		req.Collectors = named
+		if err := cases.CheckCollectors(named, req.Witness); err != nil {
+			return caseError(err)
+		}
 	}
 	if req.Source.Path == "." {
 		req.Source.Path = ""
@@ -126,10 +139,57 @@ func exportCase(s *Server, w http.ResponseWriter, r *http.Request, c auth.Caller
 	if err != nil {
 		return caseError(err)
 	}
+	now := s.cfg.Now()
+	// The report goes into the bundle in both languages, and as PDF
+	// unless ?pdf=false or the appliance has no Chromium.
+	reports := map[string][]byte{}
+	for _, lang := range []string{"zh", "en"} {
+		in := report.Input{Case: &snap, Entries: entries, Appliance: s.cfg.Appliance, Version: s.cfg.Version, Now: now, Lang: lang}
+		var html, md bytes.Buffer
+		if err := report.HTML(&html, in); err != nil {
+			return err
+		}
+		reports["report-"+lang+".html"] = html.Bytes()
+		if err := report.Markdown(&md, in); err != nil {
+			return err
+		}
+		reports["report-"+lang+".md"] = md.Bytes()
+		if r.URL.Query().Get("pdf") != "false" {
+			// The evidence matters more than the PDF: a PDF that cannot be
+			// rendered is named in the bundle, not a reason to refuse it.
+			pdf, err := report.PDFBytes(r.Context(), html.Bytes())
+			switch {
+			case err == nil:
+				reports["report-"+lang+".pdf"] = pdf
+			case errors.Is(err, report.ErrNoRenderer):
+				reports["report-"+lang+".pdf-not-rendered.txt"] = []byte(err.Error() + "\n")
+			default:
+				s.log.Warn("report PDF not rendered for the export", "case", id, "lang", lang, "err", err)
+				reports["report-"+lang+".pdf-not-rendered.txt"] = []byte("the PDF could not be rendered: " + err.Error() + "\n")
+			}
+		}
+	}
+	mods, err := firstparty.Packages()
+	if err != nil && !errors.Is(err, firstparty.ErrNotBuilt) {
+		return err
+	}
+	if s.cfg.Modules != nil {
+		installed, err := s.cfg.Modules.Packages()
+		if err != nil {
+			return err
+		}
+		mods = append(mods, installed...) // the bundle takes those an analysis ran, by hash
+	}
+	var modKey []byte
+	if k, err := firstparty.Key(); err == nil {
+		der, _ := x509.MarshalPKIXPublicKey(k)
+		modKey = pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	}
 	w.Header().Set("Content-Type", "application/x-tar")
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", id+"-evidence.tar"))
 	res, err := export.Write(w, export.Input{Case: &snap, Entries: entries, Key: s.cfg.Key, Appliance: s.cfg.Appliance,
-		Version: s.cfg.Version, Now: s.cfg.Now(), Open: func(sum string) (io.ReadCloser, error) { return s.cfg.Vault.Open(sum) }})
+		Version: s.cfg.Version, Now: now, Actor: c.Actor, Open: func(sum string) (io.ReadCloser, error) { return s.cfg.Vault.Open(sum) },
+		Digests: s.cfg.Vault.Digests, Reports: reports, Modules: mods, ModuleKey: modKey})
 	if err != nil {
 		// The archive is cut short, which the reader notices; the log says why.
 		s.log.Error("export failed", "case", id, "err", err)
@@ -151,6 +211,10 @@ func getReport(s *Server, w http.ResponseWriter, r *http.Request, c auth.Caller)
 	if lang != "zh" && lang != "en" {
 		return userErrorf(ErrBadRequest, "lang must be zh or en")
 	}
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "html" && format != "md" {
+		return userErrorf(ErrBadRequest, "format must be html or md (PDF is rendered from the HTML)")
+	}
 	id := r.PathValue("id")
 	var buf bytes.Buffer
 	err := s.cfg.Book.View(id, func(cs *cases.Case) error {
@@ -158,10 +222,19 @@ func getReport(s *Server, w http.ResponseWriter, r *http.Request, c auth.Caller)
 		if err != nil {
 			return err
 		}
-		return report.HTML(&buf, report.Input{Case: cs, Entries: entries, Appliance: s.cfg.Appliance, Version: s.cfg.Version, Now: s.cfg.Now(), Lang: lang})
+		in := report.Input{Case: cs, Entries: entries, Appliance: s.cfg.Appliance, Version: s.cfg.Version, Now: s.cfg.Now(), Lang: lang}
+		if format == "md" {
+			return report.Markdown(&buf, in)
+		}
+		return report.HTML(&buf, in)
 	})
 	if err != nil {
 		return caseError(err)
+	}
+	if format == "md" {
+		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+		_, err = w.Write(buf.Bytes())
+		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")

@@ -177,6 +177,7 @@ type Case struct {
 	Evidence       []EvidenceItem       `json:"evidence"`
 	Analyses       []AnalysisRecord     `json:"analyses"`
 	Findings       []FindingRecord      `json:"findings"`
+	Triage         TriageState          `json:"triage,omitzero"` // host triage: collections and cleanup plans
 
 	LastSeq  uint64       `json:"last_seq"`
 	HeadHash journal.Hash `json:"head_hash"`
@@ -461,6 +462,9 @@ func (c *Case) apply(e journal.Entry) error {
 
 	case TypeFindingsRecorded:
 		return c.applyFindings(e)
+
+	case TypeTriageCollected, TypeTriagePlanned, TypeTriageStepApproved, TypeTriageStepApplied, TypeTriageStepFailed, TypeTriageStepUndone:
+		return c.applyTriage(e)
 
 	case TypeEngineerLeft:
 		var p EngineerLeft

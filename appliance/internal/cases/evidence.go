@@ -96,10 +96,18 @@ func (r *CollectRequest) Validate() error {
 			return err
 		}
 	}
+	seen := map[string]bool{}
 	for _, c := range r.Collectors {
 		if err := short("collectors", c, MaxShort, true); err != nil {
 			return err
 		}
+		if seen[c] {
+			return fieldErr("collectors", "%q is named twice", c)
+		}
+		seen[c] = true
+	}
+	if r.Witness != "" && seen[r.Witness] {
+		return fieldErr("witness", "%q is also a collector; the witness must be someone else", r.Witness)
 	}
 	for _, d := range r.DerivedFrom {
 		if !validSHA256(d) {
@@ -110,6 +118,29 @@ func (r *CollectRequest) Validate() error {
 		return err
 	}
 	return text("description", r.Description, MaxText, false)
+}
+
+// CheckCollectors checks collectors named for a collection: at least two
+// distinct people (两高一部 2016 rules on electronic data, art. 14), none of
+// them the witness.
+func CheckCollectors(collectors []string, witness string) error {
+	distinct := map[string]bool{}
+	for _, c := range collectors {
+		if c == "" {
+			return fieldErr("collectors", "a collector has no name")
+		}
+		if distinct[c] {
+			return fieldErr("collectors", "%q is named twice", c)
+		}
+		distinct[c] = true
+	}
+	if len(distinct) < 2 {
+		return fieldErr("collectors", "name at least two distinct collectors, as the rules on electronic evidence require")
+	}
+	if witness != "" && distinct[witness] {
+		return fieldErr("witness", "%q is also a collector; the witness must be someone else", witness)
+	}
+	return nil
 }
 
 func validSHA256(s string) bool {

@@ -65,3 +65,29 @@ func TestCollectNumbersExhibits(t *testing.T) {
 	assert.ErrorIs(t, k.c.Apply(e), ErrBadEntry)
 	assert.Len(t, k.c.Evidence, 3, "a refused entry changes nothing")
 }
+
+func TestCollectorsAndWitness(t *testing.T) {
+	for _, tc := range []struct {
+		collectors []string
+		witness    string
+		err        string
+	}{
+		{[]string{"alice", "bob"}, "王芳", ""},
+		{[]string{"alice", "bob", "carol"}, "", ""},
+		{[]string{"alice"}, "", "at least two distinct collectors"},
+		{[]string{"alice", "alice"}, "", "named twice"},
+		{[]string{"alice", ""}, "", "has no name"},
+		{[]string{"alice", "bob"}, "bob", "the witness must be someone else"},
+	} {
+		err := CheckCollectors(tc.collectors, tc.witness)
+		if tc.err == "" {
+			assert.NoError(t, err, "%v", tc.collectors)
+			continue
+		}
+		assert.ErrorIs(t, err, ErrInvalid)
+		assert.ErrorContains(t, err, tc.err)
+	}
+	r := CollectRequest{Category: EvidencePcap, SHA256: strings.Repeat("a", 64), Method: EvidenceMethod{Tool: "t"},
+		Collectors: []string{"alice", "bob"}, Witness: "alice"}
+	assert.ErrorContains(t, r.Validate(), "witness")
+}

@@ -29,6 +29,9 @@ func runAnalyze(e *env, args []string) error {
 	quiet := f.Bool("quiet", false, "no progress or summary on stderr")
 	filter := f.String("filter", "", "keep only packets this tcpdump-style expression accepts (Ethernet captures)")
 	modules := f.String("modules", "", "detection modules: every embedded one (default), none, or NAME,... (firebreak module list)")
+	var collectors multiFlag
+	f.Var(&collectors, "collector", "with --case: an engineer who collected the captures (give two: the 2016 rules ask for two collectors)")
+	witness := f.String("witness", "", "with --case: who witnessed the collection")
 	files, err := f.parse(args, 1, -1)
 	if err != nil {
 		return err
@@ -49,7 +52,7 @@ func runAnalyze(e *env, args []string) error {
 		if *modules != "" && *modules != "all" && *modules != "none" {
 			return usagef("with --case the daemon runs its modules: --modules all or none")
 		}
-		return analyzeCase(f, *caseID, files, out, *depth, *midstream, *modules == "none", *quiet)
+		return analyzeCase(f, *caseID, files, out, *depth, *midstream, *modules == "none", *quiet, url.Values{"collector": collectors, "witness": {*witness}})
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -83,7 +86,7 @@ func runAnalyze(e *env, args []string) error {
 // analyzeCase seals each capture into the case's evidence through the
 // daemon, has the daemon analyse them as one capture, and writes the EVE
 // output it kept.
-func analyzeCase(f *flags, id string, files []string, out io.Writer, depth int64, midstream, noModules, quiet bool) error {
+func analyzeCase(f *flags, id string, files []string, out io.Writer, depth int64, midstream, noModules, quiet bool, who url.Values) error {
 	c := f.client()
 	var inputs []string
 	for _, name := range files {
@@ -97,6 +100,7 @@ func analyzeCase(f *flags, id string, files []string, out io.Writer, depth int64
 		var item cases.EvidenceItem
 		q := url.Values{"category": {cases.EvidencePcap}, "name": {filepath.Base(name)},
 			"not_seized_reason": {"network traffic has no original medium; the capture file handed over is the evidence"}}
+		q["collector"], q["witness"] = who["collector"], who["witness"]
 		err = c.upload("/cases/"+id+"/evidence?"+q.Encode(), "application/octet-stream", fh, &item)
 		fh.Close()
 		if err != nil {

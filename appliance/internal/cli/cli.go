@@ -34,8 +34,8 @@ var verbs map[string]verb
 
 func init() {
 	verbs = map[string]verb{
-		"account":  {"console accounts for engineers: add, list, passwd, disable", runAccount},
 		"serve":    {"run the appliance daemon", runServe},
+		"account":  {"console accounts for engineers: add, list, passwd, disable", runAccount},
 		"case":     {"open, work and verify incident cases", runCase},
 		"analyze":  {"analyse captures and write EVE JSON", runAnalyze},
 		"capture":  {"what the appliance sees on the wire: sources, events, hosts", runCapture},
@@ -46,6 +46,7 @@ func init() {
 		"module":   {"WebAssembly detection modules: list, verify, sign, test", runModule},
 		"sync":     {"sync to headquarters: status, now, pause, resume", runSync},
 		"token":    {"manage API tokens for scripts", runToken},
+		"triage":   {"host triage: collect, scan, plan, apply, undo on a host's files", runTriage},
 		"version":  {"print the version", runVersion},
 	}
 }

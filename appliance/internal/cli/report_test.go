@@ -25,8 +25,12 @@ func TestReport(t *testing.T) {
 		lang     string
 		sections []string
 	}{
-		{"zh", []string{"网络安全事件应急响应报告", "一、事件概况", "二、接收请求", "三、事件确认与定级", "四、处置过程", "五、事件抑制", "六、证据清单", "七、流量分析", "八、服务时限", "九、备注与任务", "十、记录完整性", "Ⅲ级", "王芳"}},
-		{"en", []string{"Incident response report", "1. Summary", "2. Request for help", "3. Confirmation and grading", "4. Course of the response", "5. Containment", "6. Evidence", "7. Traffic analysis", "8. Service times", "9. Notes and tasks", "10. Integrity of this record", "Level III", "Web server defaced, webshell suspected"}},
+		{"zh", []string{"网络安全事件应急响应报告", "一、文档控制", "二、事件概况", "三、接收请求与事件现象", "四、事件确认与定级", "五、处置过程", "六、事件抑制与清除",
+			"七、证据提取与固定", "八、分析与攻击还原", "九、入侵原因分析", "十、处置结果与影响", "十一、加固建议", "十二、报告与通报", "十三、服务时限", "十四、局限性说明",
+			"附录B 备注与任务", "附录C 记录完整性", "Ⅲ级", "王芳"}},
+		{"en", []string{"Incident response report", "1. Document control", "2. Summary", "3. Request for help", "4. Confirmation and grading", "5. Course of the response",
+			"6. Containment", "7. Evidence", "8. Analysis and attack reconstruction", "9. Root cause", "10. Results and impact", "11. Recommendations",
+			"12. Notifications", "13. Service times", "14. Limitations", "B. Notes and tasks", "C. Integrity of this record", "Level III", "Web server defaced, webshell suspected"}},
 	} {
 		html := mustFB(t, dir, "report", id, "--lang", tt.lang)
 		for _, s := range tt.sections {
@@ -36,7 +40,13 @@ func TestReport(t *testing.T) {
 		assert.Contains(t, html, "&lt;script&gt;alert(1)&lt;/script&gt;")
 		assert.Contains(t, html, "collect /var/log/auth.log", "tasks are in it")
 	}
-	code, _, errs := fb(t, dir, "report", id, "--lang", "fr")
+	md := mustFB(t, dir, "report", id, "--lang", "en", "--format", "md")
+	assert.Contains(t, md, "## 14. Limitations")
+	assert.Contains(t, md, "&lt;script&gt;", "Markdown escapes the case's text too")
+	code, _, errs := fb(t, dir, "report", id, "--format", "docx")
+	assert.Equal(t, ExitUsage, code)
+	assert.Contains(t, errs, "--format must be html, md or pdf")
+	code, _, errs = fb(t, dir, "report", id, "--lang", "fr")
 	assert.Equal(t, ExitFail, code)
 	assert.Contains(t, errs, "lang must be zh or en")
 
@@ -62,6 +72,7 @@ func TestReport(t *testing.T) {
 		txt, err := exec.Command("pdftotext", pdf, "-").Output()
 		if err == nil {
 			assert.Contains(t, strings.Join(strings.Fields(string(txt)), ""), map[string]string{"zh": "事件概况", "en": "Summary"}[lang])
+			assert.Contains(t, strings.Join(strings.Fields(string(txt)), ""), map[string]string{"zh": "局限性说明", "en": "Limitations"}[lang])
 		}
 	}
 }

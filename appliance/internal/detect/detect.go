@@ -140,6 +140,7 @@ func (d *Detector) Start(ctx context.Context, next func(*capture.Event) error) (
 			return nil, err
 		}
 	}
+	pkgs = onTraffic(pkgs)
 	if len(pkgs) == 0 {
 		return nil, ErrNoModules
 	}
@@ -174,6 +175,30 @@ func (d *Detector) Start(ctx context.Context, next func(*capture.Event) error) (
 		return next(ev)
 	})
 	return r, nil
+}
+
+// trafficEvents are the events of a traffic source; modules that subscribe
+// to none of them (host triage's file and log modules) are not loaded.
+var trafficEvents = map[string]bool{"packet": true, "flow_start": true, "flow": true, "dns": true, "http": true,
+	"tls": true, "ssh": true, "anomaly": true}
+
+// onTraffic keeps the detection modules that subscribe to traffic events.
+func onTraffic(pkgs []*modhost.Package) []*modhost.Package {
+	var out []*modhost.Package
+	for _, p := range pkgs {
+		man, err := modhost.ParseManifest(p.Manifest)
+		if err != nil {
+			out = append(out, p) // the load refuses it, and says why
+			continue
+		}
+		for _, sub := range man.Subscriptions {
+			if man.Kind == "detect" && trafficEvents[sub.Event] {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // Modules names the modules of the run exactly, for the analysis record.

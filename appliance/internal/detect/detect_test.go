@@ -66,6 +66,7 @@ func TestAlertsFoldIntoFindings(t *testing.T) {
 		assert.Equal(t, "first-party", m.Signer)
 	}
 	assert.Contains(t, names, "portscan")
+	assert.NotContains(t, names, "webshell", "host triage modules do not run on traffic")
 
 	fs := r.Findings()
 	require.NotEmpty(t, fs, "a SYN scan of ~1000 ports must be found")
@@ -109,7 +110,13 @@ func TestTakeHandsOutEachOccurrenceOnce(t *testing.T) {
 
 func TestRefusesATamperedModule(t *testing.T) {
 	d := detector(t)
-	pkg := *d.opts.Packages[0]
+	var pkg modhost.Package
+	for _, p := range d.opts.Packages {
+		if p.Source == "embedded:portscan" {
+			pkg = *p
+		}
+	}
+	require.NotNil(t, pkg.Wasm, "portscan is embedded")
 	pkg.Wasm = append([]byte(nil), pkg.Wasm...)
 	pkg.Wasm[len(pkg.Wasm)-1] ^= 1
 	bad, err := New(Options{Packages: []*modhost.Package{&pkg}})

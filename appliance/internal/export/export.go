@@ -30,7 +30,9 @@ import (
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/cases"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
+	"github.com/firebreak-ir/firebreak/appliance/internal/modhost"
 	"github.com/firebreak-ir/firebreak/appliance/internal/sm3"
+	"github.com/firebreak-ir/firebreak/appliance/internal/vault"
 )
 
 // Names of the bundle's fixed files.
@@ -59,6 +61,22 @@ type Input struct {
 	Now       time.Time
 	// Progress, if set, is called as bytes of evidence are written.
 	Progress func(done, total int64)
+	// Actor is who asked for the export, for the provenance record.
+	Actor string
+	// Digests, if set, returns a vault blob's recorded digests: each blob
+	// is then checked with SHA-256 while it is copied and its SM3 and MD5
+	// are taken from the record. Nil: all three are computed while copying.
+	Digests func(sha256 string) (vault.Digests, error)
+	// Reports are added under report/ (the incident report in each
+	// language and format), by file name.
+	Reports map[string][]byte
+	// Modules are the signed module packages the appliance has; each one
+	// an analysis of the case ran (matched by the SHA-256 of its wasm) is
+	// added under modules/, so the analysis can be repeated from the bundle.
+	Modules []*modhost.Package
+	// ModuleKey is the PEM public key the modules are signed with, added
+	// as modules/signing-key.pem when set.
+	ModuleKey []byte
 }
 
 // Result says what was written.
@@ -77,22 +95,52 @@ type bundleWriter struct {
 	files []string
 	sums  map[string]sums
 	bytes int64
+	buf   []byte
 }
 
 func (b *bundleWriter) add(name string, size int64, r io.Reader) error {
-	hs := []hash.Hash{sha256.New(), sm3.New(), md5.New()}
+	return b.addRecorded(name, size, r, nil)
+}
+
+// addRecorded writes a member. With rec, only SHA-256 is computed while
+// copying and the SM3 and MD5 are taken from rec, whose SHA-256 the copy
+// must match.
+func (b *bundleWriter) addRecorded(name string, size int64, r io.Reader, rec *vault.Digests) error {
 	if err := b.tw.WriteHeader(&tar.Header{Name: name, Mode: 0o444, Size: size, ModTime: b.now, Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
 		return err
 	}
-	n, err := io.Copy(io.MultiWriter(b.tw, hs[0], hs[1], hs[2]), r)
-	if err != nil {
-		return fmt.Errorf("bundle %s: %w", name, err)
+	if b.buf == nil {
+		b.buf = make([]byte, 1<<20)
 	}
-	if n != size {
-		return fmt.Errorf("bundle %s: %d bytes, expected %d", name, n, size)
+	var s sums
+	if rec != nil {
+		// A vault blob: SHA-256 only, beside the copy.
+		h := newAsyncHash(sha256.New())
+		n, err := io.CopyBuffer(io.MultiWriter(b.tw, h), r, b.buf)
+		s.sha256 = h.sum()
+		if err != nil {
+			return fmt.Errorf("bundle %s: %w", name, err)
+		}
+		if n != size {
+			return fmt.Errorf("bundle %s: %d bytes, expected %d", name, n, size)
+		}
+		if s.sha256 != rec.SHA256 {
+			return fmt.Errorf("bundle %s: the copy hashes to %s, the recorded digest is %s", name, s.sha256, rec.SHA256)
+		}
+		s.sm3, s.md5 = rec.SM3, rec.MD5
+	} else {
+		hs := []hash.Hash{sha256.New(), sm3.New(), md5.New()}
+		n, err := io.CopyBuffer(io.MultiWriter(b.tw, hs[0], hs[1], hs[2]), r, b.buf)
+		if err != nil {
+			return fmt.Errorf("bundle %s: %w", name, err)
+		}
+		if n != size {
+			return fmt.Errorf("bundle %s: %d bytes, expected %d", name, n, size)
+		}
+		s = sums{hex.EncodeToString(hs[0].Sum(nil)), hex.EncodeToString(hs[1].Sum(nil)), hex.EncodeToString(hs[2].Sum(nil))}
 	}
 	b.files = append(b.files, name)
-	b.sums[name] = sums{hex.EncodeToString(hs[0].Sum(nil)), hex.EncodeToString(hs[1].Sum(nil)), hex.EncodeToString(hs[2].Sum(nil))}
+	b.sums[name] = s
 	b.bytes += size
 	return nil
 }
@@ -117,14 +165,25 @@ func Write(w io.Writer, in Input) (Result, error) {
 			continue
 		}
 		name := "evidence/" + it.Exhibit
+		if it.Category == cases.EvidenceEVE {
+			name = EVEDir + "/" + it.Exhibit
+		}
 		if base := safeName(it.Source.Path); base != "" {
 			name += "-" + base
+		}
+		var rec *vault.Digests
+		if in.Digests != nil {
+			d, err := in.Digests(it.SHA256)
+			if err != nil {
+				return Result{}, fmt.Errorf("exhibit %s: %w", it.Exhibit, err)
+			}
+			rec = &d
 		}
 		rc, err := in.Open(it.SHA256)
 		if err != nil {
 			return Result{}, fmt.Errorf("exhibit %s: %w", it.Exhibit, err)
 		}
-		err = bw.add(name, it.Size, &progressReader{r: rc, done: &done, total: total, fn: in.Progress})
+		err = bw.addRecorded(name, it.Size, &progressReader{r: rc, done: &done, total: total, fn: in.Progress}, rec)
 		rc.Close()
 		if err != nil {
 			return Result{}, err
@@ -169,6 +228,25 @@ func Write(w io.Writer, in Input) (Result, error) {
 		{EvidenceList, list}, {Manifest, manifestJSON(c, names, bw.sums)}, {Custody, custody}, {Actions, actions},
 		{FormRecord, formRecord(c, in)}, {FormList, formList(c, names, bw.sums, in)},
 	} {
+		if err := bw.addBytes(f.name, f.data); err != nil {
+			return Result{}, err
+		}
+	}
+
+	// What the analyses used and found: the modules, the findings as STIX
+	// and the provenance of everything as CASE/UCO; then the report.
+	mods, modFiles := moduleFiles(c, in)
+	for _, f := range modFiles {
+		if err := bw.addBytes(f.name, f.data); err != nil {
+			return Result{}, err
+		}
+	}
+	findings, _ := json.MarshalIndent(c.Findings, "", "  ")
+	analysis := []namedFile{{Findings, findings}, {STIXBundle, stixOf(c, in)}, {Provenance, provenanceOf(c, in, names, bw.sums, mods)}}
+	for _, name := range sortedKeys(in.Reports) {
+		analysis = append(analysis, namedFile{ReportDir + "/" + safeName(name), in.Reports[name]})
+	}
+	for _, f := range analysis {
 		if err := bw.addBytes(f.name, f.data); err != nil {
 			return Result{}, err
 		}
@@ -294,6 +372,15 @@ re-walks; each line names the journal entry it comes from.
       prev=$(printf '%%s' "$l" | sha256sum | cut -c1-64)
     done < "$f"
   done
+
+evidence/ holds the exhibits; analysis/ the EVE output of each analysis
+(eve/), the findings (findings.json), the findings as STIX 2.1 indicators,
+sightings and observed data (stix-bundle.json) and the provenance of every
+exhibit as a CASE/UCO JSON-LD record (case-uco.jsonld); modules/ the exact
+signed detection modules the analyses ran, so that
+"firebreak evidence reproduce <this folder>" repeats the analysis; report/
+the incident report. analysis/ 为分析结果, modules/ 为所用检测模块, report/
+为应急响应报告。
 
 evidence-list.csv is the evidence list (清单) and manifest.json the same with
 every field; forms/ holds the extraction record (电子数据提取笔录) and the

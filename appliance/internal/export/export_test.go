@@ -18,6 +18,7 @@ import (
 	"github.com/firebreak-ir/firebreak/appliance/internal/cases"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal"
 	"github.com/firebreak-ir/firebreak/appliance/internal/journal/journaltest"
+	"github.com/firebreak-ir/firebreak/appliance/internal/modhost"
 	"github.com/firebreak-ir/firebreak/appliance/internal/vault"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -47,18 +48,57 @@ func bundle(t *testing.T) string {
 	require.NoError(t, book.Do(ctx, "bob", id, func(c *cases.Case) (cases.Change, error) {
 		return c.Note(cases.NoteRequest{Text: "handed to 公安 on site"})
 	}))
+	// A file collected from a host, an analysis with its EVE output and a
+	// module, and what the module found.
+	shell, err := v.Put(strings.NewReader("<?php eval($_POST['x']); ?>"))
+	require.NoError(t, err)
+	eve, err := v.Put(strings.NewReader(`{"event_type":"alert"}` + "\n"))
+	require.NoError(t, err)
+	var c0 cases.Case
+	require.NoError(t, book.View(id, func(c *cases.Case) error { c0 = *c; return nil }))
+	pcap := c0.Evidence[1].SHA256
+	require.NoError(t, book.Do(ctx, "alice", id, func(c *cases.Case) (cases.Change, error) {
+		return c.Collect(cases.CollectRequest{Category: cases.EvidenceFile, Format: "php", SHA256: shell.SHA256, Size: shell.Size,
+			Source: cases.EvidenceSource{Host: "web01", Path: "/var/www/html/x.php"}, Method: cases.EvidenceMethod{Tool: "firebreak triage"},
+			Collectors: []string{"alice", "bob"}, Witness: "王芳"})
+	}))
+	require.NoError(t, book.Do(ctx, "alice", id, func(c *cases.Case) (cases.Change, error) {
+		return c.Collect(cases.CollectRequest{Category: cases.EvidenceEVE, Format: "eve-json", SHA256: eve.SHA256, Size: eve.Size,
+			Source: cases.EvidenceSource{Path: "eve.json"}, Method: cases.EvidenceMethod{Tool: "firebreak analyze"}, DerivedFrom: []string{pcap}})
+	}))
+	mod := testModule(t)
+	require.NoError(t, book.Do(ctx, "alice", id, func(c *cases.Case) (cases.Change, error) {
+		return c.CompleteAnalysis(cases.AnalysisCompleted{Inputs: []string{pcap}, Output: eve.SHA256, Tool: cases.EvidenceMethod{Tool: "firebreak analyze", Version: "test"},
+			Modules: []cases.ModuleUsed{mod}, Stats: map[string]uint64{"packets": 3}})
+	}))
+	at := time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
+	require.NoError(t, book.Do(ctx, "alice", id, func(c *cases.Case) (cases.Change, error) {
+		return c.RecordFindings(cases.FindingsRecorded{Source: cases.FindingsAnalysis, Inputs: []string{pcap}, Findings: []cases.Finding{
+			{Module: mod.Name, ModuleVersion: mod.Version, Signature: "SSH password guessing", Severity: 2, Techniques: []string{"T1110.001"},
+				Time: at, LastTime: at.Add(time.Minute), Count: 40, Proto: "TCP", Src: "203.0.113.9", SrcPort: 50000, Dst: "10.0.0.5", DstPort: 22},
+			{Module: mod.Name, ModuleVersion: mod.Version, Signature: "DNS tunnel", Severity: 1, Techniques: []string{"T1071.004"},
+				Time: at.Add(2 * time.Minute), LastTime: at.Add(3 * time.Minute), Count: 5, Proto: "UDP", Src: "10.0.0.5", SrcPort: 5353,
+				Dst: "198.51.100.53", DstPort: 53, Metadata: map[string][]string{"domain": {"evil.example"}}},
+		}})
+	}))
 	// Containment writes to the case journal directly, as the daemon's does.
 	_, err = st.Append(ctx, journal.Record{Journal: id, Actor: "alice", Type: "isolation.applied",
 		Payload: map[string]string{"id": "iso-1", "ip": "10.0.0.5", "reason": "webshell host"}})
+	require.NoError(t, err)
+	_, err = st.Append(ctx, journal.Record{Journal: id, Actor: "bob", Type: "cleanup.applied",
+		Payload: map[string]string{"host": "web01", "path": "/var/www/html/x.php", "action": "quarantine",
+			"before_sha256": shell.SHA256, "after_sha256": ""}})
 	require.NoError(t, err)
 	var es []journal.Entry
 	require.NoError(t, st.Entries(id, 0, func(e journal.Entry) error { es = append(es, e); return nil }))
 	var buf bytes.Buffer
 	require.NoError(t, book.View(id, func(c *cases.Case) error {
-		res, err := Write(&buf, Input{Case: c, Entries: es, Key: st.Key, Appliance: "fb-test", Version: "test", Now: time.Now(),
-			Open: func(s string) (io.ReadCloser, error) { return v.Open(s) }})
+		res, err := Write(&buf, Input{Case: c, Entries: es, Key: st.Key, Appliance: "fb-test", Version: "test", Now: time.Now(), Actor: "alice",
+			Open: func(s string) (io.ReadCloser, error) { return v.Open(s) }, Digests: v.Digests,
+			Reports: map[string][]byte{"report-en.html": []byte("<html>report</html>")}, Modules: []*modhost.Package{testPackage}})
 		require.NoError(t, err)
-		assert.Equal(t, 2+len(es)+11, res.Files, "evidence, canonical entries, entries, chain, case, list, manifest, custody, actions, two forms, readme, key")
+		assert.Equal(t, 4+len(es)+19, res.Files, "4 exhibits, canonical entries, entries, chain, case, list, manifest, custody, actions, "+
+			"two forms, findings, STIX, CASE, report, module (3 files and README), readme, key")
 		return nil
 	}))
 	dir := filepath.Join(t.TempDir(), "bundle")
@@ -106,16 +146,17 @@ func TestBundleVerifiesWithStandardTools(t *testing.T) {
 	require.True(t, ok, out)
 
 	ents, _ := os.ReadDir(filepath.Join(dir, "evidence"))
-	require.Len(t, ents, 2)
+	require.Len(t, ents, 3, "the EVE output is under analysis/")
 	assert.Equal(t, "E001-passwd", ents[0].Name(), "a client's path cannot steer the bundle")
 	list, _ := os.ReadFile(filepath.Join(dir, EvidenceList))
 	assert.Contains(t, string(list), "alice; bob")
 	readme, _ := os.ReadFile(filepath.Join(dir, ReadMe))
 	assert.Contains(t, string(readme), "openssl pkeyutl -verify -rawin")
 	custody, _ := os.ReadFile(filepath.Join(dir, Custody))
-	assert.Equal(t, 2, strings.Count(string(custody), "\n"), "the two exhibits' collection")
+	assert.Equal(t, 4, strings.Count(string(custody), "\n"), "the four exhibits' collection")
 	actions, _ := os.ReadFile(filepath.Join(dir, Actions))
-	assert.Equal(t, 1, strings.Count(string(actions), "\n"))
+	assert.Equal(t, 2, strings.Count(string(actions), "\n"), "the isolation and the clean-up")
+	assert.Contains(t, string(actions), `"type":"cleanup.applied"`)
 	assert.Contains(t, string(actions), `"change_to_scene":true`)
 	form, _ := os.ReadFile(filepath.Join(dir, FormList))
 	assert.Contains(t, string(form), "电子数据提取固定清单")
@@ -123,6 +164,11 @@ func TestBundleVerifiesWithStandardTools(t *testing.T) {
 	record, _ := os.ReadFile(filepath.Join(dir, FormRecord))
 	assert.Contains(t, string(record), "见证人")
 	assert.Contains(t, string(record), "alice; bob;")
+	assert.Contains(t, string(record), "<td>王芳 </td>", "the witness is named in the signature block")
+	assert.FileExists(t, filepath.Join(dir, "evidence", "E003-x.php"))
+	assert.FileExists(t, filepath.Join(dir, EVEDir, "E004-eve.json"), "analysis output goes under analysis/")
+	assert.FileExists(t, filepath.Join(dir, ReportDir, "report-en.html"))
+	assert.FileExists(t, filepath.Join(dir, ModulesDir, "bruteforce-1.0.0", "module.wasm"))
 }
 
 func problems(t *testing.T, dir string) Problems {
@@ -223,4 +269,37 @@ func TestExtractRefusesEscapes(t *testing.T) {
 	tw.WriteHeader(&tar.Header{Name: "link", Linkname: "/etc/passwd", Typeflag: tar.TypeSymlink})
 	tw.Close()
 	assert.ErrorContains(t, Extract(&buf, filepath.Join(t.TempDir(), "out")), "refused")
+}
+
+// A vault blob changed on disk is caught while it is copied: the export
+// fails and names the exhibit rather than bundle altered evidence.
+func TestChangedBlobStopsTheExport(t *testing.T) {
+	st := journaltest.New(t)
+	book, err := casebook.New(st.Store, st.DB, st.Key.Public().(ed25519.PublicKey))
+	require.NoError(t, err)
+	v, err := vault.Open(filepath.Join(t.TempDir(), "vault"))
+	require.NoError(t, err)
+	defer v.Close()
+	ctx := context.Background()
+	id, err := book.Create(ctx, "alice", cases.OpenRequest{Title: "changed blob"})
+	require.NoError(t, err)
+	b, err := v.Put(strings.NewReader(strings.Repeat("capture ", 1000)))
+	require.NoError(t, err)
+	require.NoError(t, book.Do(ctx, "alice", id, func(c *cases.Case) (cases.Change, error) {
+		return c.Collect(cases.CollectRequest{Category: cases.EvidencePcap, Format: "pcap", SHA256: b.SHA256, Size: b.Size,
+			Method: cases.EvidenceMethod{Tool: "firebreak"}})
+	}))
+	p, _ := v.Path(b.SHA256)
+	require.NoError(t, os.Chmod(p, 0o600))
+	require.NoError(t, os.WriteFile(p, []byte(strings.Repeat("captur3 ", 1000)), 0o600))
+	var es []journal.Entry
+	require.NoError(t, st.Entries(id, 0, func(e journal.Entry) error { es = append(es, e); return nil }))
+	for _, digests := range []func(string) (vault.Digests, error){v.Digests, nil} {
+		require.NoError(t, book.View(id, func(c *cases.Case) error {
+			_, err := Write(io.Discard, Input{Case: c, Entries: es, Key: st.Key, Now: time.Now(), Digests: digests,
+				Open: func(s string) (io.ReadCloser, error) { return v.Open(s) }})
+			assert.ErrorContains(t, err, "E001")
+			return nil
+		}))
+	}
 }

@@ -18,6 +18,12 @@ const (
 )
 
 var formFuncs = template.FuncMap{
+	"nth": func(s []string, i int) string {
+		if i < len(s) {
+			return s[i]
+		}
+		return ""
+	},
 	"bj": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -40,6 +46,7 @@ table{border-collapse:collapse;width:100%}td,th{border:1px solid #000;padding:4p
 <tr><th>提取地点 Place</th><td>{{range .C.Intake.AffectedSystems}}{{.}}; {{end}}{{.C.Intake.Reporter.Org}}</td></tr>
 <tr><th>提取设备 Appliance</th><td>Firebreak {{.Version}}, {{.Appliance}}</td></tr>
 <tr><th>提取人 Collectors</th><td>{{range .Collectors}}{{.}}; {{end}}</td></tr>
+<tr><th>见证人 Witness</th><td>{{range .Witnesses}}{{.}}; {{end}}</td></tr>
 <tr><th>电子数据持有人/提供人 Data holder</th><td>{{.C.Intake.Reporter.Name}} {{.C.Intake.Reporter.Org}} {{.C.Intake.Reporter.Phone}}</td></tr>
 <tr><th>未扣押原始存储介质的原因 Why the original medium was not seized</th><td>{{range .NotSeized}}{{.}}<br>{{end}}</td></tr>
 <tr><th>提取方法与过程 Method</th><td>{{range .C.Evidence}}{{.Exhibit}}: {{.Method.Tool}} {{.Method.Version}} {{range .Method.Args}}{{.}} {{end}}{{if .Method.Filter}}(filter {{.Method.Filter}}){{end}}<br>{{end}}
@@ -49,8 +56,8 @@ table{border-collapse:collapse;width:100%}td,th{border:1px solid #000;padding:4p
 </table>
 <h3>签名 Signatures</h3>
 <table class="sign">
-<tr><th>提取人 Collector 1</th><td></td><th>提取人 Collector 2</th><td></td></tr>
-<tr><th>持有人/提供人 Data holder</th><td></td><th>见证人 Witness</th><td></td></tr>
+<tr><th>提取人 Collector 1</th><td>{{nth .Collectors 0}}</td><th>提取人 Collector 2</th><td>{{nth .Collectors 1}}</td></tr>
+<tr><th>持有人/提供人 Data holder</th><td>{{.C.Intake.Reporter.Name}}</td><th>见证人 Witness</th><td>{{range .Witnesses}}{{.}} {{end}}</td></tr>
 <tr><th>日期 Date</th><td></td><th></th><td></td></tr>
 </table>
 </body></html>
@@ -64,14 +71,14 @@ td.h{font-family:monospace;font-size:8pt;word-break:break-all}.sign td{height:3e
 <h1 style="text-align:center">电子数据提取固定清单</h1>
 <p style="text-align:center">Electronic data extraction list — {{.C.ID}} {{.C.Title}}</p>
 <table>
-<tr><th>序号 No.</th><th>名称 File</th><th>类别/格式 Type</th><th>大小 Bytes</th><th>完整性校验值 Integrity values</th><th>来源 Source</th><th>提取时间 Collected</th><th>备注 Remarks</th></tr>
+<tr><th>序号 No.</th><th>名称 File</th><th>类别/格式 Type</th><th>大小 Bytes</th><th>完整性校验值 Integrity values</th><th>来源 Source</th><th>提取时间 Collected</th><th>提取人/见证人 Collectors / witness</th><th>备注 Remarks</th></tr>
 {{range .Items}}<tr><td>{{.Exhibit}}</td><td>{{.File}}</td><td>{{.Category}} / {{.Format}}</td><td>{{.Size}}</td>
-<td class="h">SHA-256 {{.SHA256}}<br>SM3 {{.SM3}}<br>MD5 {{.MD5}}</td><td>{{.Source.Host}} {{.Source.Interface}} {{.Source.Path}}</td><td>{{bj .CollectedAt}}</td><td>{{.Description}}</td></tr>
+<td class="h">SHA-256 {{.SHA256}}<br>SM3 {{.SM3}}<br>MD5 {{.MD5}}</td><td>{{.Source.Host}} {{.Source.Interface}} {{.Source.Path}}</td><td>{{bj .CollectedAt}}</td><td>{{range .Collectors}}{{.}}; {{end}}{{with .Witness}}见证 {{.}}{{end}}</td><td>{{.Description}}</td></tr>
 {{end}}</table>
 <h3>签名 Signatures</h3>
 <table class="sign">
-<tr><th>提取人 Collector 1</th><td></td><th>提取人 Collector 2</th><td></td></tr>
-<tr><th>持有人/提供人 Data holder</th><td></td><th>见证人 Witness</th><td></td></tr>
+<tr><th>提取人 Collector 1</th><td>{{nth .Collectors 0}}</td><th>提取人 Collector 2</th><td>{{nth .Collectors 1}}</td></tr>
+<tr><th>持有人/提供人 Data holder</th><td>{{.C.Intake.Reporter.Name}}</td><th>见证人 Witness</th><td>{{range .Witnesses}}{{.}} {{end}}</td></tr>
 </table>
 </body></html>
 `))
@@ -81,6 +88,7 @@ type formView struct {
 	C           *cases.Case
 	First, Last time.Time
 	Collectors  []string
+	Witnesses   []string
 	NotSeized   []string
 	Actions     int
 	Items       []manifestItem
@@ -101,6 +109,10 @@ func newFormView(c *cases.Case, in Input) formView {
 				seen["c"+who] = true
 				v.Collectors = append(v.Collectors, who)
 			}
+		}
+		if it.Witness != "" && !seen["w"+it.Witness] {
+			seen["w"+it.Witness] = true
+			v.Witnesses = append(v.Witnesses, it.Witness)
 		}
 		if it.NotSeized != "" && !seen["n"+it.NotSeized] {
 			seen["n"+it.NotSeized] = true

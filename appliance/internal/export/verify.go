@@ -73,14 +73,7 @@ func Verify(dir string) error {
 		bad(ManifestSHA256, 0, "cannot read: %v", err)
 		return ps
 	}
-	pub, err := readPublicKey(root)
-	if err != nil {
-		bad(PublicKey, 0, "%v", err)
-	} else if sig, err := root.ReadFile(Signature); err != nil {
-		bad(Signature, 0, "cannot read: %v", err)
-	} else if !ed25519.Verify(pub, manifest, sig) {
-		bad(Signature, 0, "the signature does not match MANIFEST.sha256 and appliance.pub.pem")
-	}
+	checkSignature(root, manifest, bad)
 
 	covered := map[string]bool{ManifestSHA256: true, ManifestSM3: true, ManifestMD5: true, Signature: true}
 	for _, m := range []struct {
@@ -124,6 +117,17 @@ func Verify(dir string) error {
 		return dedupe(ps)
 	}
 	return nil
+}
+
+func checkSignature(root *os.Root, manifest []byte, bad func(string, int, string, ...any)) {
+	pub, err := readPublicKey(root)
+	if err != nil {
+		bad(PublicKey, 0, "%v", err)
+	} else if sig, err := root.ReadFile(Signature); err != nil {
+		bad(Signature, 0, "cannot read: %v", err)
+	} else if !ed25519.Verify(pub, manifest, sig) {
+		bad(Signature, 0, "the signature does not match MANIFEST.sha256 and appliance.pub.pem")
+	}
 }
 
 // dedupe keeps the first problem reported for each file and line, so one

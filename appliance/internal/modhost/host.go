@@ -14,6 +14,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/firebreak-ir/firebreak/sdk"
 )
 
 // Options configure a Host. The zero value is usable: no on-disk cache, an
@@ -31,7 +33,8 @@ type Options struct {
 	// module loaded under it is journaled (module.unverified_allowed).
 	AllowUnsigned bool
 	// Grants are the capabilities an engineer granted, by module name,
-	// beyond "state", which every module has. "net" is never granted.
+	// beyond "state" and "propose", which every module that asks has.
+	// "net" is never granted.
 	Grants map[string][]string
 	// Mounts map a granted fs_read guest path to a host directory. The
 	// directory is opened with os.OpenRoot, so neither ".." nor a symlink
@@ -190,7 +193,8 @@ func (h *Host) load(ctx context.Context, p *Package, config []byte) (*Module, er
 	}
 	m.Signer = signer
 	for _, sub := range man.Subscriptions {
-		if sub.Event != "flow" && sub.Event != "dns" && sub.Event != "http" && sub.Event != "tls" && sub.Event != "ssh" && sub.Event != "anomaly" {
+		if sub.Event != "flow" && sub.Event != "dns" && sub.Event != "http" && sub.Event != "tls" && sub.Event != "ssh" && sub.Event != "anomaly" &&
+			sub.Event != "file" && sub.Event != "auth_log" { // file and auth_log: host triage, files.go
 			return m, fmt.Errorf("module %s: subscription %s: %w", man.Name, sub.Event, ErrNotYet)
 		}
 		k, _ := sdkKind(sub.Event)
@@ -233,6 +237,9 @@ func (h *Host) load(ctx context.Context, p *Package, config []byte) (*Module, er
 			return m, fmt.Errorf("module %s: no export %s: %w", man.Name, name, ErrABI)
 		}
 	}
+	if _, ok := exp["fb_file"]; !ok && m.wants(sdk.KindFile) {
+		return m, fmt.Errorf("module %s: subscribes to file events but has no export fb_file: %w", man.Name, ErrABI)
+	}
 	if _, ok := m.compiled.ExportedMemories()["memory"]; !ok {
 		return m, fmt.Errorf("module %s: no exported memory: %w", man.Name, ErrABI)
 	}
@@ -248,7 +255,9 @@ func (h *Host) load(ctx context.Context, p *Package, config []byte) (*Module, er
 // grant checks the manifest's capabilities against the engineer's grants
 // and opens the granted mounts.
 func (h *Host) grant(m *Module) error {
-	granted := map[string]bool{"state": true}
+	// "propose" needs no grant: a proposal is inert until an engineer
+	// approves it (host triage), so a cleanup module loads anywhere.
+	granted := map[string]bool{"state": true, "propose": true}
 	for _, c := range h.opts.Grants[m.Manifest.Name] {
 		granted[c] = true
 	}

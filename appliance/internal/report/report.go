@@ -76,6 +76,8 @@ type view struct {
 	Timeline    []Event
 	Containment []Event
 	Custody     []Event
+	A           analysisView
+	Isolated    int // hosts isolated at some point
 }
 
 // Valid languages.
@@ -86,24 +88,38 @@ func HTML(w io.Writer, in Input) error {
 	if !validLang(in.Lang) {
 		return fmt.Errorf("report language %q: want zh or en", in.Lang)
 	}
-	v := view{Input: in, C: in.Case, Timers: in.Case.Timers(in.Now)}
-	for _, e := range in.Entries {
-		ev := Event{Seq: e.Seq, At: e.Time, Actor: e.Actor, What: describe(e, in.Lang)}
-		switch {
-		case strings.HasPrefix(e.Type, "isolation."):
-			v.Containment = append(v.Containment, ev)
-		case strings.HasPrefix(e.Type, "custody.") || e.Type == cases.TypeEvidenceCollected:
-			v.Custody = append(v.Custody, ev)
-		}
-		v.Timeline = append(v.Timeline, ev)
-	}
-	sort.SliceStable(v.Timeline, func(i, j int) bool { return v.Timeline[i].Seq < v.Timeline[j].Seq })
+	v := build(in)
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, v); err != nil {
 		return fmt.Errorf("render report: %w", err)
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// build derives everything the report shows from the case and its journal.
+func build(in Input) *view {
+	v := &view{Input: in, C: in.Case, Timers: in.Case.Timers(in.Now)}
+	isolated := map[string]bool{}
+	for _, e := range in.Entries {
+		ev := Event{Seq: e.Seq, At: e.Time, Actor: e.Actor, What: describe(e, in.Lang)}
+		switch {
+		case strings.HasPrefix(e.Type, "isolation.") || strings.HasPrefix(e.Type, "cleanup."):
+			v.Containment = append(v.Containment, ev)
+			if e.Type == "isolation.applied" {
+				var p map[string]any
+				json.Unmarshal(e.Payload, &p)
+				isolated[fmt.Sprint(p["ip"], p["mac"], p["host"])] = true
+			}
+		case strings.HasPrefix(e.Type, "custody.") || e.Type == cases.TypeEvidenceCollected:
+			v.Custody = append(v.Custody, ev)
+		}
+		v.Timeline = append(v.Timeline, ev)
+	}
+	v.Isolated = len(isolated)
+	sort.SliceStable(v.Timeline, func(i, j int) bool { return v.Timeline[i].Seq < v.Timeline[j].Seq })
+	v.analyse(in.Lang)
+	return v
 }
 
 // describe says in one line what an entry recorded.
@@ -140,6 +156,27 @@ func describe(e journal.Entry, lang string) string {
 		return fmt.Sprintf("%s: %v packets, %v flows, %v events", text(lang, "ev.analysis"), st["packets"], st["flows"], st["events"])
 	case "custody.exported":
 		return text(lang, "ev.exported") + ": manifest sha256 " + str("manifest_sha256")
+	case cases.TypeFindingsRecorded:
+		fs, _ := p["findings"].([]any)
+		var sigs []string
+		for i, f := range fs {
+			if m, ok := f.(map[string]any); ok && i < 3 {
+				sigs = append(sigs, fmt.Sprint(m["signature"]))
+			}
+		}
+		if len(fs) > 3 {
+			sigs = append(sigs, "…")
+		}
+		return fmt.Sprintf("%s (%s): %d — %s", text(lang, "ev.findings"), str("source"), len(fs), strings.Join(sigs, "; "))
+	}
+	if strings.HasPrefix(e.Type, "isolation.") || strings.HasPrefix(e.Type, "cleanup.") {
+		var parts []string
+		for _, k := range []string{"ip", "mac", "host", "target", "path", "action", "mode", "reason", "before_sha256", "after_sha256", "error"} {
+			if s := fmt.Sprint(p[k]); p[k] != nil && s != "" {
+				parts = append(parts, k+"="+s)
+			}
+		}
+		return text(lang, "ev.isolation") + " " + e.Type + ": " + strings.Join(parts, ", ")
 	}
 	b, _ := json.Marshal(p)
 	s := e.Type + " " + string(b)
@@ -191,4 +228,19 @@ func PDF(ctx context.Context, html []byte, out string) error {
 func lastLine(b []byte) string {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	return lines[len(lines)-1]
+}
+
+// PDFBytes renders an HTML report as PDF with headless Chromium and
+// returns the PDF.
+func PDFBytes(ctx context.Context, html []byte) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "firebreak-pdf")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "report.pdf")
+	if err := PDF(ctx, html, out); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(out)
 }

@@ -5,11 +5,17 @@
 // read-only and renamed into place, so after a crash the vault holds whole
 // blobs or nothing. The vault never changes or deletes a blob once stored,
 // and never opens a path that did not come from a valid hash.
+//
+// Each blob's SHA-256, SM3 and MD5 are computed once, when it is stored,
+// and recorded beside it (sums/), so an export copies and checks a blob
+// with SHA-256 alone and writes the SM3 and MD5 lists from the record.
 package vault
 
 import (
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +23,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/firebreak-ir/firebreak/appliance/internal/sm3"
 )
 
 // Errors of the vault.
@@ -43,13 +51,14 @@ type Vault struct {
 
 const (
 	blobDir = "sha256"
+	sumsDir = "sums"
 	tmpDir  = "tmp"
 )
 
 // Open opens the vault in dir, creating it, and removes temporary files a
 // crash left behind (they were never acknowledged).
 func Open(dir string) (*Vault, error) {
-	for _, d := range []string{dir, filepath.Join(dir, blobDir), filepath.Join(dir, tmpDir)} {
+	for _, d := range []string{dir, filepath.Join(dir, blobDir), filepath.Join(dir, sumsDir), filepath.Join(dir, tmpDir)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("create vault: %w", err)
 		}
@@ -100,7 +109,7 @@ func (v *Vault) Put(r io.Reader) (Blob, error) {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // no-op once renamed
-	h := sha256.New()
+	h := newHasher()
 	n, err := io.Copy(io.MultiWriter(f, h), r)
 	if err == nil {
 		err = f.Sync()
@@ -108,11 +117,15 @@ func (v *Vault) Put(r io.Reader) (Blob, error) {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	d := h.digests(n)
 	if err != nil {
 		return Blob{}, fmt.Errorf("vault put: %w", err)
 	}
-	b := Blob{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}
+	b := Blob{SHA256: d.SHA256, Size: n}
 	if err := v.seal(tmp, b); err != nil {
+		return Blob{}, err
+	}
+	if err := v.record(d); err != nil {
 		return Blob{}, err
 	}
 	return b, nil
@@ -132,7 +145,11 @@ func (v *Vault) Adopt(path string, b Blob) error {
 	if fi.Size() != b.Size {
 		return fmt.Errorf("vault adopt %s: size %d, expected %d", path, fi.Size(), b.Size)
 	}
-	return v.seal(path, b)
+	if err := v.seal(path, b); err != nil {
+		return err
+	}
+	_, err = v.Digests(b.SHA256)
+	return err
 }
 
 // seal makes the file at tmp read-only and renames it to its blob name.
@@ -202,6 +219,129 @@ func (v *Vault) Verify(sum string) (Blob, error) {
 		return Blob{}, fmt.Errorf("%w: %s now hashes to %s", ErrCorrupt, sum, got)
 	}
 	return Blob{SHA256: sum, Size: n}, nil
+}
+
+// Digests are the integrity values of a blob in the three hashes an
+// evidence bundle lists.
+type Digests struct {
+	SHA256 string `json:"sha256"`
+	SM3    string `json:"sm3"`
+	MD5    string `json:"md5"`
+	Size   int64  `json:"size"`
+}
+
+func sumsPath(sum string) string { return filepath.Join(sumsDir, sum[:2], sum+".json") }
+
+// Digests returns a blob's recorded digests. A blob stored before digests
+// were recorded is read once, checked against its name and recorded now.
+func (v *Vault) Digests(sum string) (Digests, error) {
+	if !ValidHash(sum) {
+		return Digests{}, fmt.Errorf("%w: %q", ErrBadHash, sum)
+	}
+	if b, err := v.root.ReadFile(sumsPath(sum)); err == nil {
+		var d Digests
+		if err := json.Unmarshal(b, &d); err != nil || d.SHA256 != sum || len(d.SM3) != 64 || len(d.MD5) != 32 {
+			return Digests{}, fmt.Errorf("%w: the digest record of %s is damaged", ErrCorrupt, sum)
+		}
+		return d, nil
+	}
+	f, err := v.Open(sum)
+	if err != nil {
+		return Digests{}, err
+	}
+	defer f.Close()
+	h := newHasher()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return Digests{}, err
+	}
+	d := h.digests(n)
+	if d.SHA256 != sum {
+		return Digests{}, fmt.Errorf("%w: %s now hashes to %s", ErrCorrupt, sum, d.SHA256)
+	}
+	return d, v.record(d)
+}
+
+// record writes a blob's digests beside it, read-only, like the blob.
+func (v *Vault) record(d Digests) error {
+	final := filepath.Join(v.dir, sumsPath(d.SHA256))
+	if _, err := os.Stat(final); err == nil {
+		return nil
+	}
+	b, _ := json.Marshal(d)
+	f, err := os.CreateTemp(filepath.Join(v.dir, tmpDir), "sums-*")
+	if err != nil {
+		return fmt.Errorf("vault record digests: %w", err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.MkdirAll(filepath.Dir(final), 0o700)
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o400)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), final)
+	}
+	if err != nil {
+		return fmt.Errorf("vault record digests of %s: %w", d.SHA256, err)
+	}
+	return syncDir(filepath.Dir(final))
+}
+
+// hasher computes SHA-256 and MD5 in the writer's goroutine and SM3, the
+// slowest, in its own, so storing a blob uses two cores.
+type hasher struct {
+	sha, md hashWriter
+	sm      chan []byte
+	done    chan string
+	free    chan []byte
+}
+
+type hashWriter interface {
+	io.Writer
+	Sum([]byte) []byte
+}
+
+func newHasher() *hasher {
+	h := &hasher{sha: sha256.New(), md: md5.New(), sm: make(chan []byte, 4), done: make(chan string, 1), free: make(chan []byte, 4)}
+	go func() {
+		s := sm3.New()
+		for b := range h.sm {
+			s.Write(b)
+			select {
+			case h.free <- b[:0]:
+			default:
+			}
+		}
+		h.done <- hex.EncodeToString(s.Sum(nil))
+	}()
+	return h
+}
+
+func (h *hasher) Write(p []byte) (int, error) {
+	h.sha.Write(p)
+	h.md.Write(p)
+	var b []byte
+	select {
+	case b = <-h.free:
+	default:
+	}
+	h.sm <- append(b, p...)
+	return len(p), nil
+}
+
+// digests ends the hashing; the hasher cannot be used again.
+func (h *hasher) digests(n int64) Digests {
+	close(h.sm)
+	return Digests{SHA256: hex.EncodeToString(h.sha.Sum(nil)), SM3: <-h.done, MD5: hex.EncodeToString(h.md.Sum(nil)), Size: n}
 }
 
 // List returns every stored blob's hash.
