@@ -70,3 +70,14 @@ func TestHQPublishesModulesAndFeeds(t *testing.T) {
 	assert.Equal(t, ExitFail, code)
 	assert.Contains(t, errs, "signature is missing")
 }
+
+// sync now --wait follows the run to its end: when it returns, HQ has it all.
+func TestSyncNowWaits(t *testing.T) {
+	dir := t.TempDir()
+	startSyncingDaemon(t, dir)
+	id := mustFB(t, dir, "case", "new", "--title", "Beaconing from the print server")
+	mustFB(t, dir, "case", "note", id, "C2 every 60 s")
+	out := mustFB(t, dir, "sync", "now", "--wait")
+	assert.Contains(t, out, ": idle")
+	assert.Regexp(t, id+`\s+2\s+2\s+0`, out, "both entries acknowledged when it returns")
+}

@@ -68,7 +68,8 @@ func runSync(e *env, args []string) error {
 			"Sync ships every case journal and its evidence to HQ's S3 bucket, in the\n"+
 			"background, whenever a link is up (start serve with --sync-endpoint and --sync-bucket).\n"+
 			"  status  what HQ has acknowledged of each journal, the upload in flight, the last error\n"+
-			"  now     run at once instead of waiting for the interval or the backoff\n"+
+			"  now     run at once instead of waiting for the interval or the backoff;\n"+
+			"          --wait follows the run (a progress bar on a terminal) and fails if it fails\n"+
 			"  pause   stop syncing (and cut the upload in flight) until resume; journaled, kept across restarts\n"+
 			"  resume  sync again\n")
 		if len(args) == 0 {
@@ -83,8 +84,15 @@ func runSync(e *env, args []string) error {
 		return usagef("unknown subcommand %q", cmd)
 	}
 	f := e.newFlags("sync "+cmd, "sync "+cmd, "See firebreak sync --help.").clientFlags()
+	var wait *bool
+	if cmd == "now" {
+		wait = f.Bool("wait", false, "wait for the run to end, showing its progress")
+	}
 	if _, err := f.parse(args[1:], 0, 0); err != nil {
 		return err
+	}
+	if wait != nil && *wait {
+		return syncNowWait(f)
 	}
 	var st hqsync.Status
 	var err error
@@ -100,6 +108,47 @@ func runSync(e *env, args []string) error {
 		return printJSON(e.stdout, st)
 	}
 	return printSyncStatus(e, st)
+}
+
+// syncNowWait starts a run and follows it to its end: the blob being
+// uploaded as a progress bar on a terminal, then the status. A run that
+// fails is an error.
+func syncNowWait(f *flags) error {
+	c := f.client()
+	var before, st hqsync.Status
+	if err := c.call("GET", "/sync", nil, &before); err != nil {
+		return err
+	}
+	if err := c.call("POST", "/sync/now", nil, &st); err != nil {
+		return err
+	}
+	var bar func(string, int64, int64)
+	if isTerminal(f.e.stderr) {
+		bar = progressBar(f.e.stderr)
+	}
+	for {
+		if err := c.call("GET", "/sync", nil, &st); err != nil {
+			return err
+		}
+		if st.LastRun.After(before.LastRun) && st.State != "running" {
+			break
+		}
+		if p := st.Current; p != nil && bar != nil {
+			bar("blob "+p.SHA256[:min(12, len(p.SHA256))], p.Done, p.Size)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if f.json {
+		if err := printJSON(f.e.stdout, st); err != nil {
+			return err
+		}
+	} else if err := printSyncStatus(f.e, st); err != nil {
+		return err
+	}
+	if st.LastError != "" && st.LastRun.After(st.LastSuccess) {
+		return fmt.Errorf("the sync run failed: %s", st.LastError)
+	}
+	return nil
 }
 
 func printSyncStatus(e *env, st hqsync.Status) error {
