@@ -17,8 +17,26 @@ import (
 // base64 in JSON).
 const maxModule = 64 << 20
 
+// moduleView is a module as GET /modules lists it: what the store knows,
+// and its health since the daemon started.
+type moduleView struct {
+	modstore.Module
+	Health *moduleHealth `json:"health,omitempty"`
+}
+
+type moduleHealth struct {
+	Events    int     `json:"events"`
+	Batches   int     `json:"batches"`
+	Alerts    int     `json:"alerts"`
+	Faults    int     `json:"faults"`
+	Disabled  bool    `json:"disabled_by_faults,omitempty"`
+	LastFault string  `json:"last_fault,omitempty"`
+	Millis    float64 `json:"time_ms"` // in its batch calls
+}
+
 // listModules lists the appliance's modules: embedded and installed, each
-// with its signature check and whether it runs.
+// with its signature check, whether it runs, and how it has run on the
+// traffic since the daemon started.
 func listModules(s *Server, w http.ResponseWriter, r *http.Request, c auth.Caller) error {
 	if s.cfg.Modules == nil {
 		return notYet("the module store")(s, w, r, c)
@@ -27,7 +45,19 @@ func listModules(s *Server, w http.ResponseWriter, r *http.Request, c auth.Calle
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, ms)
+	var health map[string]modhost.ModuleStats
+	if s.cfg.Sensor != nil {
+		health = s.cfg.Sensor.ModuleHealth()
+	}
+	out := make([]moduleView, len(ms))
+	for i, m := range ms {
+		out[i].Module = m
+		if h, ok := health[m.Name]; ok {
+			out[i].Health = &moduleHealth{Events: h.Events, Batches: h.Batches, Alerts: h.Alerts, Faults: h.Faults,
+				Disabled: h.Disabled, LastFault: h.LastFault, Millis: float64(h.Time.Microseconds()) / 1000}
+		}
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // moduleUpload is the body of POST /modules: the three files of a module

@@ -63,6 +63,10 @@ func TestReplayedTrafficRunsTheModules(t *testing.T) {
 		}
 		return false
 	}, 2*time.Minute, 100*time.Millisecond)
+	h := d.Sensor.ModuleHealth()["portscan"]
+	assert.Positive(t, h.Events, "the module's health counts what it saw")
+	assert.Positive(t, h.Alerts)
+	assert.Positive(t, h.Time)
 
 	quiet, err := Start(Options{DataDir: t.TempDir(), NoModules: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)

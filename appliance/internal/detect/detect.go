@@ -234,6 +234,13 @@ func (r *Run) Finish() (map[string]modhost.ModuleStats, error) {
 	return r.stats(), err
 }
 
+// Stats is what each module of the run has done so far.
+func (r *Run) Stats() map[string]modhost.ModuleStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats()
+}
+
 func (r *Run) stats() map[string]modhost.ModuleStats {
 	out := map[string]modhost.ModuleStats{}
 	for name, st := range r.p.Stats {

@@ -33,6 +33,7 @@ type ModuleStats struct {
 	Events, Batches, Alerts, Faults, Dropped int
 	Disabled                                 bool
 	LastFault                                string
+	Time                                     time.Duration // spent in the module's batch calls
 }
 
 // Pipeline returns a pipeline over the modules that calls next with every
@@ -143,7 +144,9 @@ func (p *Pipeline) run(m *Module, flush bool) error {
 	}
 	if m.pending > 0 {
 		n := m.events
+		t0 := time.Now()
 		rc, err := m.call(p.ctx, "fb_batch", m.fnBatch, uint64(m.pending))
+		st.Time += time.Since(t0)
 		m.pending, m.events = 0, 0
 		st.Batches++
 		st.Events += n

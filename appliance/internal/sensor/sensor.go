@@ -22,6 +22,7 @@ import (
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/cases"
 	"github.com/firebreak-ir/firebreak/appliance/internal/detect"
+	"github.com/firebreak-ir/firebreak/appliance/internal/modhost"
 	"github.com/firebreak-ir/firebreak/capture"
 )
 
@@ -78,6 +79,7 @@ type Sensor struct {
 	sources []*Source
 	streams []*capture.Stream // of live sources, for their open flows
 	runs    []*detect.Run     // modules on live sources, for their findings
+	allRuns []*detect.Run     // modules on every source, for their health
 	counts  map[string]uint64
 	latest  map[string]*ring
 	inv     *capture.Inventory
@@ -198,6 +200,9 @@ func (s *Sensor) detect(ctx context.Context, source string, next func(*capture.E
 		s.log.Error("detection modules did not start; the source is analysed without them", "source", source, "err", err)
 		return nil
 	}
+	s.mu.Lock()
+	s.allRuns = append(s.allRuns, run)
+	s.mu.Unlock()
 	return run
 }
 
@@ -212,6 +217,32 @@ func (s *Sensor) finish(ctx context.Context, source string, run *detect.Run) {
 			s.log.Warn("detection module faulted", "source", source, "module", name, "faults", m.Faults, "disabled", m.Disabled, "last", m.LastFault)
 		}
 	}
+}
+
+// ModuleHealth sums, per module, what it did on every source since the
+// daemon started: events, batches, alerts, faults, time in its calls.
+func (s *Sensor) ModuleHealth() map[string]modhost.ModuleStats {
+	s.mu.Lock()
+	runs := append([]*detect.Run(nil), s.allRuns...)
+	s.mu.Unlock()
+	out := map[string]modhost.ModuleStats{}
+	for _, r := range runs {
+		for name, st := range r.Stats() {
+			h := out[name]
+			h.Events += st.Events
+			h.Batches += st.Batches
+			h.Alerts += st.Alerts
+			h.Faults += st.Faults
+			h.Dropped += st.Dropped
+			h.Time += st.Time
+			h.Disabled = h.Disabled || st.Disabled
+			if st.LastFault != "" {
+				h.LastFault = st.LastFault
+			}
+			out[name] = h
+		}
+	}
+	return out
 }
 
 // TakeFindings returns what the modules found on the live sources since
