@@ -4,10 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/hqsync"
+	"github.com/firebreak-ir/firebreak/appliance/internal/hqview"
 	"github.com/firebreak-ir/firebreak/appliance/internal/modhost"
 )
 
@@ -17,13 +24,16 @@ func runHQ(e *env, args []string) error {
 		fmt.Fprint(e.stdout, "Usage: firebreak hq verify --endpoint URL --bucket NAME [--appliance ID] [--identity FILE]\n"+
 			"       firebreak hq publish module DIR --endpoint URL --bucket NAME\n"+
 			"       firebreak hq publish feed NAME FILE [--sig FILE.sig] --endpoint URL --bucket NAME\n"+
-			"       firebreak hq serve    (not yet built)\n\n"+
+			"       firebreak hq serve --endpoint URL --bucket NAME [--identity FILE] [--listen 127.0.0.1:8090] [--refresh 5m]\n\n"+
 			"At headquarters: list the appliances and cases in the bucket and re-verify each case\n"+
 			"from the bucket alone: the appliance's signature on the case's cursor, every journal\n"+
 			"entry's hash and link, and every evidence blob the entries reference, re-hashed.\n"+
 			"publish puts a signed module (firebreak module sign) or indicator feed (firebreak module\n"+
 			"sign-feed) under hq/ in the bucket; every appliance syncing to it pulls it when online and\n"+
 			"installs it if the signing key is one it trusts (firebreak module trust).\n"+
+			"serve verifies every case as verify does and serves a read-only view on loopback: the\n"+
+			"cases with their verification, and each verified case's report and journal, built from\n"+
+			"the entries HQ verified. It prints the view's address with its access token.\n"+
 			"Credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS credentials file.\n")
 		if len(args) == 0 {
 			return usagef("missing subcommand")
@@ -35,7 +45,7 @@ func runHQ(e *env, args []string) error {
 	case "publish":
 		return hqPublish(e, args[1:])
 	case "serve":
-		return fmt.Errorf("the read-only HQ view is %w", hqsync.ErrNotYet)
+		return hqServe(e, args[1:])
 	default:
 		return usagef("unknown subcommand %q", args[0])
 	}
@@ -149,4 +159,72 @@ func hqPublish(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "published %s %s under hq/ in %s\n", pos[0], name, *bucket)
 	return nil
+}
+
+func hqServe(e *env, args []string) error {
+	f := e.newFlags("hq serve", "hq serve --endpoint URL --bucket NAME [--identity FILE] [--listen ADDR] [--refresh D]",
+		"Serve HQ's read-only view of the cases in the bucket, re-verified every --refresh.")
+	endpoint := f.String("endpoint", "", "URL of the S3-compatible service")
+	bucket := f.String("bucket", "", "the bucket")
+	region := f.String("region", "", "region for request signing (default us-east-1)")
+	identity := f.String("identity", "", "HQ's age identity file, to read cases the appliances encrypted")
+	listen := f.String("listen", "127.0.0.1:8090", "loopback address to serve the view on")
+	refresh := f.Duration("refresh", 5*time.Minute, "how often to re-verify the bucket")
+	if _, err := f.parse(args, 0, 0); err != nil {
+		return err
+	}
+	if *endpoint == "" || *bucket == "" {
+		return usagef("--endpoint and --bucket are required")
+	}
+	if host, _, err := net.SplitHostPort(*listen); err != nil || (host != "localhost" && !isLoopbackIP(host)) {
+		return usagef("--listen %s: the HQ view is served on loopback only (put a TLS proxy with its own login in front to share it)", *listen)
+	}
+	opts := hqsync.Options{Endpoint: *endpoint, Bucket: *bucket, Region: *region, KeepLog: true}
+	if *identity != "" {
+		var err error
+		if opts.Identities, err = hqsync.ReadIdentities(*identity); err != nil {
+			return err
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	view := hqview.New(version, slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	verify := func() {
+		reports, err := hqsync.Verify(ctx, opts, "", nil)
+		if err != nil && !errors.Is(err, hqsync.ErrVerify) {
+			fmt.Fprintf(e.stderr, "hq serve: verification did not run: %v\n", oneLine(err.Error()))
+			return
+		}
+		view.Set(reports, time.Now())
+		fmt.Fprintf(e.stderr, "verified %d cases\n", len(reports))
+	}
+	verify()
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: view, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(e.stdout, "hq view http://%s/?token=%s\n", l.Addr(), view.Token())
+	go func() {
+		t := time.NewTicker(*refresh)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				srv.Close()
+				return
+			case <-t.C:
+				verify()
+			}
+		}
+	}()
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func isLoopbackIP(s string) bool {
+	ip, err := netip.ParseAddr(s)
+	return err == nil && ip.IsLoopback()
 }

@@ -25,6 +25,7 @@ type hq struct {
 	bucket  string
 	conns   *conns
 	ids     []age.Identity // Verify: to read encrypted cases
+	keep    bool           // Verify: keep the verified entries in the reports
 	written atomic.Int64   // bytes written to HQ's sockets
 }
 

@@ -51,6 +51,9 @@ type Options struct {
 	// Identities are HQ's age private keys; only Verify uses them, to read
 	// encrypted cases. They print and log as REDACTED.
 	Identities Identities
+	// KeepLog makes Verify keep each verified case's entries in its report
+	// (CaseReport.Log), for HQ's read-only view.
+	KeepLog bool
 	// MaxRate caps the bytes per second sync sends to HQ, headers included,
 	// so the customer's uplink is not saturated. Zero is no cap.
 	MaxRate int64

@@ -30,6 +30,8 @@ type CaseReport struct {
 	Encrypted bool         `json:"encrypted,omitempty"`               // segments were age-encrypted
 	Pending   bool         `json:"pending,omitempty"`                 // no cursor yet: the first segment is on its way
 	Error     string       `json:"error,omitempty"`
+	// Log holds the verified entries, when Verify was asked to keep them.
+	Log []journal.Entry `json:"-"`
 }
 
 // Verify lists the appliances (or only one) and their cases in the bucket
@@ -44,7 +46,7 @@ func Verify(ctx context.Context, opts Options, appliance string, each func(CaseR
 		return nil, err
 	}
 	defer h.close()
-	h.ids = opts.Identities
+	h.ids, h.keep = opts.Identities, opts.KeepLog
 	if err := h.reachable(ctx); err != nil {
 		return nil, err
 	}
@@ -239,6 +241,9 @@ func (h *hq) verifyCase(ctx context.Context, app, j string, pub ed25519.PublicKe
 				}
 			}
 			prev, next = e.Hash, next+1
+			if h.keep {
+				r.Log = append(r.Log, *e)
+			}
 		}
 		if next-1 != last {
 			return r, bad(next, "segment %s ends at %d", name, next-1)
@@ -246,6 +251,7 @@ func (h *hq) verifyCase(ctx context.Context, app, j string, pub ed25519.PublicKe
 	}
 	r.Entries, r.Head = next-1, prev
 	if next-1 != c.Seq || prev != c.Hash {
+		r.Log = nil
 		return r, bad(next, "the cursor names entry %d %s; the segments end at %d %s", c.Seq, c.Hash, next-1, prev)
 	}
 	for _, sum := range order {
