@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,4 +230,95 @@ jsonld.expand(doc, {safe: true}).then((ex) => {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	t.Logf("jsonld.js: %s", strings.TrimSpace(string(out)))
+}
+
+// The record of an exported case conforms to the SHACL shapes of the UCO and
+// CASE ontologies (testdata/ontology, see its README.md), checked with
+// rdf-validate-shacl (testdata/shacl-validate.mjs) on the record plus the
+// ontology graph, without inference, as case_validate does; case_validate
+// itself is Python and not run here. A record broken on purpose (a hash
+// value that is not hexadecimal, an investigative action with two
+// performers and a text for its end time) must be reported as not
+// conforming, so a validator that accepts everything cannot pass.
+func TestCASERecordConformsToTheShapes(t *testing.T) {
+	node, mods := shaclValidator(t)
+	dir := bundle(t)
+	raw, err := os.ReadFile(filepath.Join(dir, Provenance))
+	require.NoError(t, err)
+	good := filepath.Join(t.TempDir(), "case-uco.jsonld")
+	require.NoError(t, os.WriteFile(good, raw, 0o644))
+	out, err := runSHACL(node, mods, good)
+	require.NoError(t, err, "the record does not conform to the UCO/CASE shapes:\n%s", out)
+	t.Logf("rdf-validate-shacl: %s", lastLine(out))
+
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	var hash, action map[string]any
+	for _, n := range doc["@graph"].([]any) {
+		n := n.(map[string]any)
+		if n["@type"] == "uco-observable:File" && hash == nil {
+			for _, f := range n["uco-core:hasFacet"].([]any) {
+				if hs, ok := f.(map[string]any)["uco-observable:hash"].([]any); ok {
+					hash = hs[0].(map[string]any)
+				}
+			}
+		}
+		if n["@type"] == "case-investigation:InvestigativeAction" && action == nil {
+			action = n
+		}
+	}
+	require.NotNil(t, hash, "the record has a hash")
+	require.NotNil(t, action, "the record has an investigative action")
+	hash["uco-types:hashValue"] = map[string]any{"@type": "xsd:hexBinary", "@value": "not a hexadecimal digest"}
+	action["uco-action:performer"] = []any{map[string]any{"@id": "kb:someone"}, map[string]any{"@id": "kb:someone-else"}}
+	action["uco-action:endTime"] = "yesterday"
+	broken, err := json.MarshalIndent(doc, "", "  ")
+	require.NoError(t, err)
+	bad := filepath.Join(t.TempDir(), "case-uco-broken.jsonld")
+	require.NoError(t, os.WriteFile(bad, broken, 0o644))
+	out, err = runSHACL(node, mods, bad)
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "the broken record must not conform:\n%s", out)
+	require.Equal(t, 1, exit.ExitCode(), "a report, not a failure to run:\n%s", out)
+	assert.Contains(t, out, "types/hashValue", "the hash value is reported")
+	assert.Contains(t, out, "action/performer", "the second performer is reported")
+	assert.Contains(t, out, "action/endTime", "the end time is reported")
+	t.Logf("the broken record:\n%s", out)
+}
+
+// shaclValidator finds node and the npm packages testdata/shacl-validate.mjs
+// needs, or skips the test.
+func shaclValidator(t *testing.T) (node, mods string) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed: the SHACL validation of the CASE/UCO record is skipped")
+	}
+	mods = os.Getenv("FIREBREAK_NODE_MODULES")
+	if mods == "" {
+		home, _ := os.UserHomeDir()
+		mods = filepath.Join(home, ".cache", "firebreak", "node", "node_modules")
+	}
+	for _, p := range []string{"jsonld", "n3", "@zazuko/env", "rdf-validate-shacl"} {
+		if _, err := os.Stat(filepath.Join(mods, p, "package.json")); err != nil {
+			t.Skipf("the npm package %s is not in %s (.ci/run installs it): the SHACL validation of the CASE/UCO record is skipped", p, mods)
+		}
+	}
+	return node, mods
+}
+
+// runSHACL validates a record against the ontology files in testdata/ontology.
+func runSHACL(node, mods, record string) (string, error) {
+	ttl, err := filepath.Glob(filepath.Join("testdata", "ontology", "*.ttl"))
+	if err != nil || len(ttl) == 0 {
+		return "", fmt.Errorf("no ontology files in testdata/ontology: %v", err)
+	}
+	cmd := exec.Command(node, append([]string{filepath.Join("testdata", "shacl-validate.mjs"), record}, ttl...)...)
+	cmd.Env = append(os.Environ(), "FIREBREAK_NODE_MODULES="+mods)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }

@@ -58,6 +58,19 @@ func (g *provGraph) add(n node) string {
 	return id
 }
 
+// nodeID names a node of the record: the readable parts, then a name-based
+// UUID of them, since the UCO shapes advise that node identifiers end with a
+// UUID. The same parts give the same identifier in every export.
+func nodeID(parts ...string) string {
+	var readable []string
+	for _, p := range parts {
+		if p != "" {
+			readable = append(readable, p)
+		}
+	}
+	return "kb:" + strings.Join(readable, "-") + "-" + uuid5(firebreakNS, "case-uco/"+strings.Join(parts, "/"))
+}
+
 // idPart keeps an identifier part to letters, digits, dots and dashes.
 func idPart(s string) string {
 	var b strings.Builder
@@ -78,31 +91,35 @@ func (g *provGraph) person(name string) string {
 	return g.add(node{"@id": "kb:person-" + uuid5(firebreakNS, "person/"+name), "@type": "uco-identity:Person", "uco-core:name": name})
 }
 
+// tool adds a tool by its name and version. The version goes in the
+// description: uco-tool:version is deprecated in UCO 1.x.
 func (g *provGraph) tool(name, version, kind string) string {
-	n := node{"@id": "kb:tool-" + idPart(name) + "-" + idPart(version), "@type": "uco-tool:Tool", "uco-core:name": name, "uco-tool:toolType": kind}
+	n := node{"@id": nodeID("tool", idPart(name), idPart(version)), "@type": "uco-tool:Tool", "uco-core:name": name, "uco-tool:toolType": kind}
 	if version != "" {
-		n["uco-tool:version"] = version
+		n["uco-core:description"] = "version " + version
 	}
 	return g.add(n)
 }
 
-// file adds an observable file with its name, size and hashes.
-func (g *provGraph) file(id, name string, size int64, hashes [][2]string) string {
+// file adds an observable file, named by the parts of its identifier, with
+// its name, size and hashes.
+func (g *provGraph) file(parts []string, name string, size int64, hashes [][2]string) string {
+	sub := func(more ...string) string { return nodeID(append(append([]string{}, parts...), more...)...) }
 	var hs []node
 	for i, h := range hashes {
 		if h[1] == "" {
 			continue
 		}
-		hs = append(hs, node{"@id": fmt.Sprintf("%s-hash-%d", id, i+1), "@type": "uco-types:Hash",
+		hs = append(hs, node{"@id": sub("hash", fmt.Sprint(i+1)), "@type": "uco-types:Hash",
 			"uco-types:hashMethod": node{"@type": "uco-vocabulary:HashNameVocab", "@value": h[0]},
 			"uco-types:hashValue":  node{"@type": "xsd:hexBinary", "@value": strings.ToUpper(h[1])}})
 	}
-	facets := []node{{"@id": id + "-file-facet", "@type": "uco-observable:FileFacet", "uco-observable:fileName": name,
+	facets := []node{{"@id": sub("file-facet"), "@type": "uco-observable:FileFacet", "uco-observable:fileName": name,
 		"uco-observable:sizeInBytes": node{"@type": "xsd:integer", "@value": fmt.Sprint(size)}}}
 	if len(hs) > 0 {
-		facets = append(facets, node{"@id": id + "-content-facet", "@type": "uco-observable:ContentDataFacet", "uco-observable:hash": hs})
+		facets = append(facets, node{"@id": sub("content-facet"), "@type": "uco-observable:ContentDataFacet", "uco-observable:hash": hs})
 	}
-	return g.add(node{"@id": id, "@type": "uco-observable:File", "uco-core:hasFacet": facets})
+	return g.add(node{"@id": sub(), "@type": "uco-observable:File", "uco-core:hasFacet": facets})
 }
 
 // provenanceOf builds the CASE/UCO JSON-LD record of the case's evidence:
@@ -120,7 +137,7 @@ func provenanceOf(c *cases.Case, in Input, names map[string]string, s map[string
 			continue
 		}
 		f := names[it.SHA256]
-		fileOf[it.SHA256] = g.file("kb:exhibit-"+it.Exhibit, f, it.Size, [][2]string{{"SHA256", it.SHA256}, {"MD5", s[f].md5}})
+		fileOf[it.SHA256] = g.file([]string{"exhibit", idPart(it.Exhibit)}, f, it.Size, [][2]string{{"SHA256", it.SHA256}, {"MD5", s[f].md5}})
 	}
 	var all []string
 	for _, it := range c.Evidence {
@@ -135,7 +152,7 @@ func provenanceOf(c *cases.Case, in Input, names map[string]string, s map[string
 		if it.Method.Tool != "" && it.Method.Tool != "firebreak" {
 			tool = g.tool(it.Method.Tool, it.Method.Version, "collection")
 		}
-		act := node{"@id": "kb:collection-" + it.Exhibit, "@type": "case-investigation:InvestigativeAction",
+		act := node{"@id": nodeID("collection", idPart(it.Exhibit)), "@type": "case-investigation:InvestigativeAction",
 			"uco-core:name": "collection of exhibit " + it.Exhibit,
 			"uco-core:description": strings.TrimSpace(fmt.Sprintf("%s %s %s %s; source %s %s %s", it.Method.Tool, it.Method.Version,
 				strings.Join(it.Method.Args, " "), it.Method.Filter, it.Source.Host, it.Source.Interface, it.Source.Path)),
@@ -165,13 +182,12 @@ func provenanceOf(c *cases.Case, in Input, names map[string]string, s map[string
 		if it.NotSeized != "" {
 			desc += "; original medium not seized: " + it.NotSeized
 		}
-		all = append(all, g.add(node{"@id": "kb:provenance-" + it.Exhibit, "@type": "case-investigation:ProvenanceRecord",
+		all = append(all, g.add(node{"@id": nodeID("provenance", idPart(it.Exhibit)), "@type": "case-investigation:ProvenanceRecord",
 			"case-investigation:exhibitNumber": it.Exhibit, "uco-core:description": desc, "uco-core:object": []node{ref(obj)}}))
 	}
 	modByHash := map[string]string{}
 	for _, m := range modules {
-		id := "kb:module-" + idPart(m.Name) + "-" + idPart(m.Version)
-		modByHash[m.SHA256] = g.file(id+"-wasm", m.Dir+"/module.wasm", m.Size, [][2]string{{"SHA256", m.SHA256}})
+		modByHash[m.SHA256] = g.file([]string{"module", idPart(m.Name), idPart(m.Version), "wasm"}, m.Dir+"/module.wasm", m.Size, [][2]string{{"SHA256", m.SHA256}})
 	}
 	for i, a := range c.Analyses {
 		inst := []string{g.tool(a.Tool.Tool, a.Tool.Version, "analysis")}
@@ -189,7 +205,7 @@ func provenanceOf(c *cases.Case, in Input, names map[string]string, s map[string
 			}
 		}
 		objs = append(objs, mods...)
-		act := node{"@id": fmt.Sprintf("kb:analysis-%d", i+1), "@type": "case-investigation:InvestigativeAction",
+		act := node{"@id": nodeID("analysis", fmt.Sprint(i+1)), "@type": "case-investigation:InvestigativeAction",
 			"uco-core:name": fmt.Sprintf("analysis %d of the captures", i+1), "uco-core:description": strings.Join(a.Tool.Args, " "),
 			"uco-action:instrument": refs(inst), "uco-action:object": refs(objs), "uco-action:endTime": dateTime(a.At)}
 		if p := g.person(a.Actor); p != "" {
@@ -206,14 +222,14 @@ func provenanceOf(c *cases.Case, in Input, names map[string]string, s map[string
 	}
 	sort.Strings(every)
 	every = dedupStrings(every)
-	exp := node{"@id": "kb:export-" + in.Now.UTC().Format("20060102T150405Z"), "@type": "case-investigation:InvestigativeAction",
+	exp := node{"@id": nodeID("export", in.Now.UTC().Format("20060102T150405Z")), "@type": "case-investigation:InvestigativeAction",
 		"uco-core:name": "export of the evidence bundle", "uco-core:description": "evidence bundle signed with the appliance key of " + in.Appliance,
 		"uco-action:instrument": []node{ref(fb)}, "uco-action:startTime": dateTime(in.Now), "uco-action:object": refs(every)}
 	if in.Actor != "" {
 		exp["uco-action:performer"] = ref(g.person(in.Actor))
 	}
 	all = append(all, g.add(exp))
-	inv := node{"@id": "kb:investigation", "@type": "case-investigation:Investigation", "uco-core:name": c.ID,
+	inv := node{"@id": nodeID("investigation"), "@type": "case-investigation:Investigation", "uco-core:name": c.ID,
 		"uco-core:description": c.Title, "uco-core:object": refs(all)}
 	if c.Classification != nil {
 		inv["case-investigation:focus"] = []string{string(c.Classification.Category)}
