@@ -433,27 +433,141 @@ pages.containment = async (main) => {
 function needCaseNote() { return S.caseId ? null : h('p', { class: 'error', text: t('case.pick') }); }
 
 pages.modules = async (main) => {
-  const box = h('div');
+  const box = h('div', { id: 'mod-list' }), feeds = h('div');
+  // Enabling, disabling and uploading need an admin; the buttons stay
+  // usable for everyone so that the API's refusal is shown, not hidden.
+  const adminButton = (label, onclick, cls) => {
+    const b = h('button', { type: 'button', text: label, onclick, class: cls || '' });
+    if (!isAdmin()) b.title = t('mod.adminonly');
+    return b;
+  };
+  const toggle = (m) => adminButton(m.enabled ? t('mod.disable') : t('mod.enable'), async () => {
+    const cmd = m.enabled ? 'disable' : 'enable';
+    if (!await confirmDialog(t('mod.' + cmd + 'q', m.name))) return;
+    await run(async () => { await api('POST', '/modules/' + encodeURIComponent(m.name) + '/' + cmd, {}); await S.poll(); },
+      t(m.enabled ? 'mod.disabled' : 'mod.enabled', m.name));
+  });
+
+  // Upload: the three files of a module directory, sent as base64.
+  const wasm = h('input', { type: 'file', accept: '.wasm', name: 'wasm' });
+  const manifest = h('input', { type: 'file', accept: '.json', name: 'manifest' });
+  const signature = h('input', { type: 'file', accept: '.json', name: 'signature' });
+  const unsigned = h('input', { type: 'checkbox', name: 'allow_unsigned', id: 'mod-unsigned' });
+  const warn = h('p', { class: 'warn', text: t('mod.unsignedwarn') });
+  const field = (text, input) => h('label', { class: 'field' }, h('span', { text }), input);
+  const upload = adminButton(t('mod.install'), async () => {
+    if (!wasm.files[0] || !manifest.files[0]) { flash(t('mod.needfiles'), 'error'); return; }
+    if (!signature.files[0] && !unsigned.checked) { flash(t('mod.needsig'), 'error'); return; }
+    const q = t('mod.installq', manifest.files[0].name + ' + ' + wasm.files[0].name);
+    if (!await confirmDialog(q, unsigned.checked ? h('p', { class: 'warn', text: t('mod.unsignedwarn') }) : null)) return;
+    const res = await run(async () => {
+      const body = { manifest: await readBase64(manifest.files[0]), wasm: await readBase64(wasm.files[0]) };
+      if (signature.files[0]) body.signature = await readBase64(signature.files[0]);
+      if (unsigned.checked) body.allow_unsigned = true;
+      return api('POST', '/modules', body);
+    });
+    if (res) { flash(t('mod.installed', res.name, res.version), 'ok'); await S.poll(); }
+  }, 'danger');
+  upload.id = 'mod-install';
+
   main.append(section(t('mod.title'), box),
-    section(t('mod.upload'), h('p', { class: 'notyet', text: t('mod.notyet') })));
+    section(t('mod.upload'),
+      h('div', { class: 'row' }, field('module.wasm', wasm), field('manifest.json', manifest), field('signature.json', signature)),
+      h('div', { class: 'row' }, h('label', { for: 'mod-unsigned' }, unsigned, ' ', t('mod.allowunsigned'))), warn,
+      h('div', { class: 'row' }, upload)),
+    section(t('mod.feeds'), feeds));
+  warn.hidden = true;
+  unsigned.addEventListener('change', () => { warn.hidden = !unsigned.checked; });
   S.poll = async () => {
-    const mods = await api('GET', '/modules');
-    clear(box).append(table([t('mod.name'), t('mod.version'), t('mod.kind'), t('mod.source'), t('mod.subs'), 'ATT&CK', t('mod.signer'), t('mod.health')],
-      mods.map((m) => [m.name, m.version, m.kind, m.source, (m.subscriptions || []).join(', '), (m.techniques || []).join(' '), m.signer || '',
-        m.refused ? h('span', { class: 'error', text: m.refused }) : healthText(m)])));
+    const [mods, fl] = await Promise.all([api('GET', '/modules'), api('GET', '/modules/feeds')]);
+    clear(box).append(table([t('mod.name'), t('mod.version'), t('mod.kind'), t('mod.source'), t('mod.subs'), 'ATT&CK', t('mod.signer'), 'SHA-256', t('mod.health'), t('mod.state'), ''],
+      mods.map((m) => {
+        // A refused module never runs: there is nothing to switch.
+        const b = m.refused ? null : toggle(m);
+        if (b) b.dataset.module = m.name;
+        return [m.name, m.version, m.kind, t('mod.src.' + m.source), (m.subscriptions || []).join(', '), (m.techniques || []).join(' '),
+          m.unsigned ? h('span', { class: 'warn', text: t('mod.unsigned') }) : (m.signer || ''),
+          h('code', { text: (m.sha256 || '').slice(0, 16), title: m.sha256 || '' }),
+          health(m.health),
+          m.refused ? h('span', { class: 'error', text: t('mod.refused') + ': ' + m.refused })
+            : h('span', { class: m.enabled ? 'ok' : 'warn', text: m.enabled ? t('mod.on') : t('mod.off') }),
+          b];
+      })));
+    clear(feeds).append(table([t('mod.feed'), t('mod.indicators'), t('bytes'), t('mod.signer'), 'SHA-256', t('mod.installedat')],
+      (fl || []).map((f) => [f.name, fmtNum(f.indicators), fmtBytes(f.size), f.signer || '', h('code', { text: (f.sha256 || '').slice(0, 16), title: f.sha256 || '' }),
+        fmtTime(f.installed_at) + (f.from ? ' · ' + f.from : '')]), t('mod.nofeeds')));
   };
   await S.poll();
 };
 
-function healthText(m) {
-  if (m.health) return t('mod.healthv', fmtNum(m.health.calls), fmtNum(m.health.errors), m.health.time || '');
-  return t('mod.ok');
+// health is what a module did on the traffic since the daemon started.
+function health(x) {
+  if (!x) return h('span', { class: 'meta', text: '—' });
+  const text = t('mod.healthline', fmtNum(x.events), fmtNum(x.alerts), fmtNum(x.faults), x.time_ms.toFixed(1));
+  return h('span', { class: x.faults ? 'warn' : '', text, title: x.last_fault || '' });
 }
 
+// readBase64 reads a file the engineer chose as base64 (without the data:
+// URL prefix).
+function readBase64(file) {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => { const u = String(r.result); resolve(u.slice(u.indexOf(',') + 1)); };
+    r.onerror = () => reject(r.error || new Error(file.name));
+    r.readAsDataURL(file);
+  });
+}
+
+const shortHash = (x) => x ? h('code', { text: x.slice(0, 12), title: x }) : h('span', { class: 'meta', text: t('triage.absent') });
+
 pages.triage = async (main) => {
-  // The triage API (plans, step approval and undo) is newer than this
-  // page; until the page is built on it, it says so rather than guess.
-  main.append(section(t('triage.title'), h('p', { class: 'notyet', text: t('triage.notyet') })));
+  if (needCase(main)) return;
+  const id = encodeURIComponent(S.caseId);
+  const cols = h('div'), plans = h('div');
+  main.append(section(t('triage.collections'), cols), h('div', { id: 'triage-plans' }, plans));
+  const step = (s, action, q) => async () => {
+    if (!await confirmDialog(q, h('ul', {}, h('li', { text: s.type + ' ' + s.target }), s.detail ? h('li', { text: s.detail }) : null))) return;
+    await run(async () => {
+      await api('POST', '/cases/' + id + '/triage/steps/' + encodeURIComponent(s.id) + '/' + action, {});
+      await S.poll();
+    }, t('triage.did.' + action, s.id));
+  };
+  const button = (s, action, q, cls) => {
+    const b = actButton(t('triage.' + action), step(s, action, q), cls);
+    b.dataset.step = s.id;
+    b.dataset.action = action;
+    return b;
+  };
+  S.poll = async () => {
+    const st = await api('GET', '/cases/' + id + '/triage');
+    clear(cols).append(table([t('triage.target'), t('src.kind'), t('triage.complete'), t('time')],
+      (st.collections || []).map((c) => [c.target, c.kind, c.complete ? t('triage.yes') : t('triage.no'), fmtTime(c.at)]), t('triage.nocollections')));
+    const ps = (st.plans || []).slice().reverse();
+    clear(plans).append(...(ps.length ? ps.map((p) => section(t('triage.plan', p.target, fmtTime(p.at), p.by),
+      table(['ID', t('triage.action'), t('triage.file'), t('triage.detail'), t('reason'), t('triage.answers'), t('triage.state'), t('triage.hashes'), ''],
+        (p.steps || []).map((s) => {
+          const ctl = h('span', { class: 'row' });
+          if (s.status === 'refused') {
+            const b = button(s, 'approve', '');
+            b.disabled = true;
+            b.title = t('triage.refusedcannot');
+            ctl.append(b);
+          }
+          if (s.status === 'proposed' || s.status === 'undone') ctl.append(button(s, 'approve', t('triage.approveq', s.id)));
+          if (s.status === 'approved') ctl.append(button(s, 'apply', t('triage.applyq', s.id, s.target), 'danger'));
+          if (s.status === 'applied' || s.status === 'failed') ctl.append(button(s, 'undo', t('triage.undoq', s.id, s.target)));
+          const state = h('div', {}, h('span', { class: 'status status-' + s.status, text: t('triage.s.' + s.status) }));
+          if (s.refused) state.append(h('div', { class: 'error', text: s.refused }));
+          if (s.error) state.append(h('div', { class: 'error', text: s.error }));
+          if (s.approved_by) state.append(h('div', { class: 'meta', text: t('triage.approvedby', s.approved_by) }));
+          state.append(h('div', { class: 'meta', text: fmtTime(s.updated_at) }));
+          const hashes = h('div', {}, (s.changes || []).map((c) => h('div', { class: 'hash' },
+            h('span', { text: c.path + ' ' }), shortHash(c.before), ' → ', shortHash(c.after))));
+          return [s.id, h('span', {}, h('strong', { text: s.type }), h('div', { class: 'meta', text: s.module })), h('code', { text: s.target }),
+            s.detail ? h('code', { text: s.detail }) : '', s.reason || '', (s.answers || []).join(' '), state, hashes, ctl];
+        }), t('triage.nosteps')))) : [h('section', { class: 'card' }, h('p', { class: 'empty', text: t('triage.noplans') }))]));
+  };
+  await S.poll();
 };
 
 pages.evidence = async (main) => {
