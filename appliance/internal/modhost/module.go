@@ -12,6 +12,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/firebreak-ir/firebreak/sdk"
@@ -94,7 +95,7 @@ func (m *Module) start(ctx context.Context) error {
 		WithStderr(m.stderr).WithFSConfig(fsc)
 	m.stderr.reset()
 	m.sets, m.setBytes = nil, 0 // pattern sets belong to the instance
-	cctx, cancel := context.WithTimeout(ctx, m.Manifest.Limits.deadline())
+	cctx, cancel := context.WithTimeout(experimental.WithMemoryAllocator(ctx, mmapAllocator), m.Manifest.Limits.deadline())
 	inst, err := m.rt.InstantiateModule(cctx, m.compiled, cfg)
 	cancel()
 	if err != nil {
