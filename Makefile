@@ -15,7 +15,7 @@ TESTFLAGS ?=
 MODULE_KEY ?= bin/module-signing.key
 
 .DEFAULT_GOAL := help
-.PHONY: help build modules run test fuzz check bench image clean uplot
+.PHONY: help build modules run test fuzz check bench image image-test clean uplot
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -52,8 +52,12 @@ bench: ## run the benchmarks for real, with their peer tools
 	$(GO) test -run '^$$' -bench ExportLarge -benchtime 1x -timeout 30m ./appliance/internal/cli/
 	$(GO) test -run '^$$' -bench AnalyzeLarge -benchtime 1s -timeout 60m ./capture/
 
-image: ## build the bootable appliance image (not yet built)
-	@echo "make image: the appliance image is not built yet"; exit 1
+image: build ## build the bootable appliance disk image, bin/image/firebreak.img (see images/README.md)
+	images/build.sh $(BIN) bin/image
+
+image-test: image ## boot the image under qemu: console, containment, power cut, rebuild gives the same bytes
+	cd images && FIREBREAK_IMAGE=$(CURDIR)/bin/image/firebreak.img FIREBREAK_BINARY=$(CURDIR)/bin/image/firebreak \
+		$(GO) test -count=1 -v -timeout 40m $(TESTFLAGS) ./imagetest/
 
 # The console's chart library, pinned: its npm tarball and the files taken from it.
 UPLOT_VERSION := 1.6.32
