@@ -138,7 +138,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) valid(t string) bool { return subtle.ConstantTimeCompare([]byte(t), []byte(s.token)) == 1 }
+func (s *Server) valid(t string) bool {
+	return subtle.ConstantTimeCompare([]byte(t), []byte(s.token)) == 1
+}
 
 var indexTmpl = template.Must(template.New("index").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Firebreak HQ</title>
