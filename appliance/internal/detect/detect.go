@@ -151,6 +151,10 @@ func (d *Detector) Start(ctx context.Context, next func(*capture.Event) error) (
 	}
 	r := &Run{host: h, ctx: ctx, fold: map[foldKey]int{}, flows: map[uint64]string{}}
 	for _, pkg := range pkgs {
+		if err := ctx.Err(); err != nil { // a first compile takes seconds: a stop need not wait for all
+			h.Close(context.WithoutCancel(ctx))
+			return nil, err
+		}
 		config := d.opts.Config
 		if d.opts.Source != nil {
 			if man, err := modhost.ParseManifest(pkg.Manifest); err == nil {

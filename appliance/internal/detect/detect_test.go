@@ -125,3 +125,12 @@ func TestRefusesATamperedModule(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "signature")
 }
+
+// A stop does not wait for every module to compile.
+func TestStartStopsWhenCancelled(t *testing.T) {
+	d := detector(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := d.Start(ctx, discard)
+	assert.ErrorIs(t, err, context.Canceled)
+}

@@ -197,7 +197,9 @@ func (s *Sensor) detect(ctx context.Context, source string, next func(*capture.E
 		return nil // every module disabled, or none built in
 	}
 	if err != nil {
-		s.log.Error("detection modules did not start; the source is analysed without them", "source", source, "err", err)
+		if ctx.Err() == nil {
+			s.log.Error("detection modules did not start; the source is analysed without them", "source", source, "err", err)
+		}
 		return nil
 	}
 	s.mu.Lock()
