@@ -71,8 +71,8 @@ func TestHQVerify(t *testing.T) {
 	assert.Contains(t, errs, "no appliance fb-0000000000000000")
 
 	code, _, errs = fb(t, dir, "hq", "serve")
-	assert.Equal(t, ExitFail, code)
-	assert.Contains(t, errs, "not yet")
+	assert.Equal(t, ExitUsage, code)
+	assert.Contains(t, errs, "--endpoint and --bucket are required")
 	code, _, _ = fb(t, dir, "hq", "verify")
 	assert.Equal(t, ExitUsage, code)
 }
