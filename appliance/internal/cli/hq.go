@@ -51,23 +51,14 @@ func runHQ(e *env, args []string) error {
 	}
 	f := e.newFlags("hq verify", "hq verify --endpoint URL --bucket NAME [--appliance ID] [--identity FILE]", "Verify every case in HQ's bucket.")
 	f.BoolVar(&f.json, "json", false, "print JSON for scripts")
-	endpoint := f.String("endpoint", "", "URL of the S3-compatible service")
-	bucket := f.String("bucket", "", "the bucket")
-	region := f.String("region", "", "region for request signing (default us-east-1)")
+	bucket := bucketFlags(f, true)
 	appliance := f.String("appliance", "", "only this appliance (fb-...)")
-	identity := f.String("identity", "", "HQ's age identity file, to read cases the appliances encrypted")
 	if _, err := f.parse(args[1:], 0, 0); err != nil {
 		return err
 	}
-	if *endpoint == "" || *bucket == "" {
-		return usagef("--endpoint and --bucket are required")
-	}
-	var ids hqsync.Identities
-	if *identity != "" {
-		var err error
-		if ids, err = hqsync.ReadIdentities(*identity); err != nil {
-			return err
-		}
+	opts, err := bucket()
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -86,7 +77,7 @@ func runHQ(e *env, args []string) error {
 				r.Appliance, r.Journal, r.Entries, r.Head, r.Blobs, r.BlobBytes)
 		}
 	}
-	reports, err := hqsync.Verify(ctx, hqsync.Options{Endpoint: *endpoint, Bucket: *bucket, Region: *region, Identities: ids}, *appliance, each)
+	reports, err := hqsync.Verify(ctx, opts, *appliance, each)
 	if f.json && reports != nil {
 		if perr := printJSON(e.stdout, reports); perr != nil {
 			return perr
@@ -110,19 +101,43 @@ func runHQ(e *env, args []string) error {
 	return nil
 }
 
-func hqPublish(e *env, args []string) error {
-	f := e.newFlags("hq publish", "hq publish module DIR | feed NAME FILE [--sig FILE.sig]  --endpoint URL --bucket NAME",
-		"Publish a signed module or indicator feed for the appliances to pull.")
+// bucketFlags adds the flags naming HQ's bucket (and, with identity, HQ's
+// age identity); the function it returns checks them once parsed.
+func bucketFlags(f *flags, identity bool) func() (hqsync.Options, error) {
 	endpoint := f.String("endpoint", "", "URL of the S3-compatible service")
 	bucket := f.String("bucket", "", "the bucket")
 	region := f.String("region", "", "region for request signing (default us-east-1)")
+	var id *string
+	if identity {
+		id = f.String("identity", "", "HQ's age identity file, to read cases the appliances encrypted")
+	}
+	return func() (hqsync.Options, error) {
+		o := hqsync.Options{Endpoint: *endpoint, Bucket: *bucket, Region: *region}
+		if o.Endpoint == "" || o.Bucket == "" {
+			return o, usagef("--endpoint and --bucket are required")
+		}
+		if id != nil && *id != "" {
+			var err error
+			if o.Identities, err = hqsync.ReadIdentities(*id); err != nil {
+				return o, err
+			}
+		}
+		return o, nil
+	}
+}
+
+func hqPublish(e *env, args []string) error {
+	f := e.newFlags("hq publish", "hq publish module DIR | feed NAME FILE [--sig FILE.sig]  --endpoint URL --bucket NAME",
+		"Publish a signed module or indicator feed for the appliances to pull.")
+	bucket := bucketFlags(f, false)
 	sigPath := f.String("sig", "", "a feed's signature (default FILE.sig)")
 	pos, err := f.parse(args, 2, 3)
 	if err != nil {
 		return err
 	}
-	if *endpoint == "" || *bucket == "" {
-		return usagef("--endpoint and --bucket are required")
+	opts, err := bucket()
+	if err != nil {
+		return err
 	}
 	var name string
 	files := map[string][]byte{}
@@ -154,37 +169,29 @@ func hqPublish(e *env, args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := hqsync.Publish(ctx, hqsync.Options{Endpoint: *endpoint, Bucket: *bucket, Region: *region}, pos[0], name, files); err != nil {
+	if err := hqsync.Publish(ctx, opts, pos[0], name, files); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "published %s %s under hq/ in %s\n", pos[0], name, *bucket)
+	fmt.Fprintf(e.stdout, "published %s %s under hq/ in %s\n", pos[0], name, opts.Bucket)
 	return nil
 }
 
 func hqServe(e *env, args []string) error {
 	f := e.newFlags("hq serve", "hq serve --endpoint URL --bucket NAME [--identity FILE] [--listen ADDR] [--refresh D]",
 		"Serve HQ's read-only view of the cases in the bucket, re-verified every --refresh.")
-	endpoint := f.String("endpoint", "", "URL of the S3-compatible service")
-	bucket := f.String("bucket", "", "the bucket")
-	region := f.String("region", "", "region for request signing (default us-east-1)")
-	identity := f.String("identity", "", "HQ's age identity file, to read cases the appliances encrypted")
+	bucket := bucketFlags(f, true)
 	listen := f.String("listen", "127.0.0.1:8090", "loopback address to serve the view on")
 	refresh := f.Duration("refresh", 5*time.Minute, "how often to re-verify the bucket")
 	if _, err := f.parse(args, 0, 0); err != nil {
 		return err
 	}
-	if *endpoint == "" || *bucket == "" {
-		return usagef("--endpoint and --bucket are required")
+	opts, err := bucket()
+	if err != nil {
+		return err
 	}
+	opts.KeepLog = true
 	if host, _, err := net.SplitHostPort(*listen); err != nil || (host != "localhost" && !isLoopbackIP(host)) {
 		return usagef("--listen %s: the HQ view is served on loopback only (put a TLS proxy with its own login in front to share it)", *listen)
-	}
-	opts := hqsync.Options{Endpoint: *endpoint, Bucket: *bucket, Region: *region, KeepLog: true}
-	if *identity != "" {
-		var err error
-		if opts.Identities, err = hqsync.ReadIdentities(*identity); err != nil {
-			return err
-		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/modhost"
 	"github.com/firebreak-ir/firebreak/appliance/internal/modhost/firstparty"
+	"github.com/firebreak-ir/firebreak/appliance/internal/modstore"
 	"github.com/firebreak-ir/firebreak/capture"
 )
 
@@ -85,11 +85,11 @@ func moduleTrust(extra []string) (*modhost.TrustStore, error) {
 		if err != nil {
 			return nil, err
 		}
-		blk, _ := pem.Decode(b)
-		if blk == nil || len(blk.Bytes) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("%s: not a PEM ed25519 public key", path)
+		pub, err := modstore.ParseKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		if err := ts.Add(filepath.Base(path), ed25519.PublicKey(blk.Bytes)); err != nil {
+		if err := ts.Add(filepath.Base(path), pub); err != nil {
 			return nil, err
 		}
 	}

@@ -122,7 +122,7 @@ func Open(dir string) (*Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		pub, err := parseKey(b)
+		pub, err := ParseKey(b)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", k, err)
 		}
@@ -145,9 +145,9 @@ func (s *Store) Trust() *modhost.TrustStore { return s.trust }
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
 
-// parseKey reads a PEM ed25519 public key (PKIX, as openssl writes it, or
+// ParseKey reads a PEM ed25519 public key (PKIX, as openssl writes it, or
 // the raw 32 bytes).
-func parseKey(b []byte) (ed25519.PublicKey, error) {
+func ParseKey(b []byte) (ed25519.PublicKey, error) {
 	blk, _ := pem.Decode(b)
 	if blk == nil {
 		return nil, fmt.Errorf("%w: not a PEM public key", ErrInvalid)
@@ -172,7 +172,7 @@ func (s *Store) TrustKey(name string, pemKey []byte) (string, error) {
 	if !nameRE.MatchString(name) {
 		return "", fmt.Errorf("%w: key name %q: lower-case letters, digits, - and _", ErrInvalid, name)
 	}
-	pub, err := parseKey(pemKey)
+	pub, err := ParseKey(pemKey)
 	if err != nil {
 		return "", err
 	}
