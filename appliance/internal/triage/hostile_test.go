@@ -296,8 +296,8 @@ func FuzzParseAccessLine(f *testing.F) {
 		if !r.Client.IsValid() {
 			t.Fatalf("%q: parsed without a client address", line)
 		}
-		if r.Status < 0 || r.Status > 1<<31 {
-			t.Fatalf("%q: status %d", line, r.Status)
+		if r.Status != 0 && (r.Status < 100 || r.Status > 999) || r.Bytes < 0 {
+			t.Fatalf("%q: status %d, %d bytes", line, r.Status, r.Bytes)
 		}
 	})
 }

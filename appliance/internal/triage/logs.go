@@ -75,10 +75,14 @@ func ParseAccessLine(line string) (r AccessRequest, ok bool) {
 	}
 	nums := strings.Fields(rest)
 	if len(nums) >= 1 {
-		r.Status, _ = strconv.Atoi(nums[0])
+		if n, err := strconv.Atoi(nums[0]); err == nil && n >= 100 && n <= 999 {
+			r.Status = n // an HTTP status has three digits; anything else is not one
+		}
 	}
 	if len(nums) >= 2 {
-		r.Bytes, _ = strconv.ParseInt(nums[1], 10, 64)
+		if n, err := strconv.ParseInt(nums[1], 10, 64); err == nil && n >= 0 {
+			r.Bytes = n
+		}
 	}
 	// referer and user agent follow, quoted
 	if i := strings.IndexByte(rest, '"'); i >= 0 {
