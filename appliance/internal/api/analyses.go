@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/auth"
 	"github.com/firebreak-ir/firebreak/appliance/internal/cases"
@@ -160,14 +161,11 @@ func analyzeEvidence(s *Server, w http.ResponseWriter, r *http.Request, c auth.C
 }
 
 func moduleNames(ms []cases.ModuleUsed) string {
-	var b []byte
+	names := make([]string, len(ms))
 	for i, m := range ms {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, m.Name+"@"+m.Version...)
+		names[i] = m.Name + "@" + m.Version
 	}
-	return string(b)
+	return strings.Join(names, ",")
 }
 
 // listFindings lists the case's findings; ?module= and ?source= filter.

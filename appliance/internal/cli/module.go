@@ -96,6 +96,14 @@ func moduleTrust(extra []string) (*modhost.TrustStore, error) {
 	return ts, nil
 }
 
+// signingKey loads the --key a signing command needs.
+func signingKey(path string) (ed25519.PrivateKey, error) {
+	if path == "" {
+		return nil, usagef("--key is required")
+	}
+	return modhost.LoadKey(path)
+}
+
 // readModuleDir reads a module directory as a package.
 func readModuleDir(dir string) (*modhost.Package, error) {
 	p := &modhost.Package{Source: dir}
@@ -326,10 +334,7 @@ func moduleSign(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *keyPath == "" {
-		return usagef("--key is required")
-	}
-	key, err := modhost.LoadKey(*keyPath)
+	key, err := signingKey(*keyPath)
 	if err != nil {
 		return err
 	}

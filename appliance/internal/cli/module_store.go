@@ -138,10 +138,7 @@ func moduleSignFeed(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *keyPath == "" {
-		return usagef("--key is required")
-	}
-	key, err := modhost.LoadKey(*keyPath)
+	key, err := signingKey(*keyPath)
 	if err != nil {
 		return err
 	}

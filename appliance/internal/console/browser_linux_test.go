@@ -125,21 +125,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	start := time.Now()
 
 	base := httpsBase(d)
-	shot := func(name string) chromedp.Action {
-		return chromedp.ActionFunc(func(ctx context.Context) error {
-			var buf []byte
-			if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644)
-		})
-	}
-	open := func(page string) chromedp.Tasks {
-		return chromedp.Tasks{
-			chromedp.Evaluate(`location.hash = "#/`+page+`"`, nil),
-			chromedp.WaitVisible(`main[data-page="`+page+`"][data-ready="1"]`, chromedp.ByQuery),
-		}
-	}
+	shot := func(name string) chromedp.Action { return screenshot(shots, name) }
+	open := openPage
 	inert := func(where string) {
 		var pwned bool
 		var injected int
@@ -254,5 +241,24 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	for _, typ := range []string{"isolation.applied", "isolation.confirmed", "isolation.released", "custody.exported"} {
 		assert.Equal(t, "console:alice", seen[typ], "%s attributed to the engineer (journal: %v)", typ, fmt.Sprint(seen))
+	}
+}
+
+// screenshot saves the whole page as dir/name.png, a test artefact.
+func screenshot(dir, name string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		var buf []byte
+		if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
+	})
+}
+
+// openPage shows a console page and waits until it has rendered.
+func openPage(page string) chromedp.Tasks {
+	return chromedp.Tasks{
+		chromedp.Evaluate(`location.hash = "#/`+page+`"`, nil),
+		chromedp.WaitVisible(`main[data-page="`+page+`"][data-ready="1"]`, chromedp.ByQuery),
 	}
 }

@@ -99,21 +99,8 @@ func TestTriageAndModulesInBrowser(t *testing.T) {
 	start := time.Now()
 
 	base := httpsBase(d)
-	shot := func(name string) chromedp.Action {
-		return chromedp.ActionFunc(func(ctx context.Context) error {
-			var buf []byte
-			if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644)
-		})
-	}
-	open := func(page string) chromedp.Tasks {
-		return chromedp.Tasks{
-			chromedp.Evaluate(`location.hash = "#/`+page+`"`, nil),
-			chromedp.WaitVisible(`main[data-page="`+page+`"][data-ready="1"]`, chromedp.ByQuery),
-		}
-	}
+	shot := func(name string) chromedp.Action { return screenshot(shots, name) }
+	open := openPage
 	lang := func(l string) chromedp.Tasks {
 		return chromedp.Tasks{chromedp.SetValue(`#lang`, l, chromedp.ByID),
 			chromedp.Evaluate(`document.getElementById("lang").dispatchEvent(new Event("change"))`, nil),

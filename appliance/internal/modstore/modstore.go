@@ -94,8 +94,17 @@ type Store struct {
 	trust *modhost.TrustStore
 	now   func() time.Time
 
+	// embedded are the modules built into the binary, read, described and
+	// signature-checked once: they cannot change while it runs.
+	embedded []embeddedModule
+
 	mu sync.Mutex
 	st state
+}
+
+type embeddedModule struct {
+	pkg *modhost.Package
+	m   Module
 }
 
 // Open opens (creating) the store in dir and loads its trusted keys with
@@ -136,7 +145,21 @@ func Open(dir string) (*Store, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	s.st = s.copyState() // fills in the maps a hand-edited file left out
+	s.st = s.st.clone() // fills in the maps a hand-edited file left out
+	emb, err := firstparty.Packages()
+	if err != nil && !errors.Is(err, firstparty.ErrNotBuilt) {
+		return nil, err
+	}
+	for _, p := range emb {
+		m := describe(p)
+		m.Source = Embedded
+		if m.Refused == "" {
+			if m.Signer, err = s.trust.Verify(p); err != nil {
+				m.Refused = err.Error()
+			}
+		}
+		s.embedded = append(s.embedded, embeddedModule{p, m})
+	}
 	return s, nil
 }
 
@@ -187,19 +210,9 @@ func (s *Store) TrustKey(name string, pemKey []byte) (string, error) {
 func (s *Store) List() ([]Module, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	emb, err := firstparty.Packages()
-	if err != nil && !errors.Is(err, firstparty.ErrNotBuilt) {
-		return nil, err
-	}
 	out := []Module{}
-	for _, p := range emb {
-		m := describe(p)
-		m.Source = Embedded
-		if m.Refused == "" {
-			if m.Signer, err = s.trust.Verify(p); err != nil {
-				m.Refused = err.Error()
-			}
-		}
+	for _, e := range s.embedded {
+		m := e.m
 		if _, over := s.st.Installed[m.Name]; over {
 			m.Refused = "replaced by an installed module of the same name"
 		}
@@ -265,7 +278,7 @@ func (s *Store) Install(p *modhost.Package, allowUnsigned bool, by, from string)
 			return Module{}, err
 		}
 	}
-	next := s.copyState()
+	next := s.st.clone()
 	next.Installed[m.Name] = m
 	delete(next.Disabled, m.Name)
 	return m, s.save(next)
@@ -286,7 +299,7 @@ func (s *Store) SetEnabled(name string, on bool) (Module, error) {
 		if on && m.Refused != "" {
 			return Module{}, fmt.Errorf("%w: module %s cannot run: %s", ErrInvalid, name, m.Refused)
 		}
-		next := s.copyState()
+		next := s.st.clone()
 		if on {
 			delete(next.Disabled, name)
 		} else {
@@ -305,13 +318,9 @@ func (s *Store) Packages() ([]*modhost.Package, error) {
 	if err != nil {
 		return nil, err
 	}
-	emb, err := firstparty.Packages()
-	if err != nil && !errors.Is(err, firstparty.ErrNotBuilt) {
-		return nil, err
-	}
 	byName := map[string]*modhost.Package{}
-	for _, p := range emb {
-		byName[describe(p).Name] = p
+	for _, e := range s.embedded {
+		byName[e.m.Name] = e.pkg
 	}
 	var out []*modhost.Package
 	for _, m := range all {
@@ -395,7 +404,7 @@ func (s *Store) InstallFeed(name string, data, sig []byte, from string) (Feed, e
 	if err := datadir.WriteFileAtomic(base+".sig", sig, 0o600); err != nil {
 		return Feed{}, err
 	}
-	next := s.copyState()
+	next := s.st.clone()
 	next.Feeds[name] = f
 	return f, s.save(next)
 }
@@ -443,10 +452,10 @@ func (s *Store) Config(module string) ([]byte, error) {
 	return json.Marshal(all)
 }
 
-func (s *Store) copyState() state {
-	b, _ := json.Marshal(s.st)
-	var next state
-	json.Unmarshal(b, &next)
+// clone copies the state for a change (the records are replaced whole,
+// never changed in place), with every map made.
+func (st state) clone() state {
+	next := state{Installed: maps.Clone(st.Installed), Disabled: maps.Clone(st.Disabled), Feeds: maps.Clone(st.Feeds)}
 	if next.Installed == nil {
 		next.Installed = map[string]Module{}
 	}

@@ -399,24 +399,15 @@ func (d *Decoder) ipv6(data []byte) {
 	next := data[6]
 	for range 8 {
 		switch next {
-		case 0, 43, 60, 135, 139, 140: // hop-by-hop, routing, dest opts, mobility, HIP, shim6
+		case 0, 43, 60, 135, 139, 140, 51: // hop-by-hop, routing, dest opts, mobility, HIP, shim6, AH
 			if len(payload) < 8 {
 				d.truncated()
 				return
 			}
-			l := (int(payload[1]) + 1) * 8
-			if l > len(payload) {
-				d.truncated()
-				return
+			l := (int(payload[1]) + 1) * 8 // in 8-octet units after the first
+			if next == 51 {
+				l = (int(payload[1]) + 2) * 4 // AH counts 4-octet units after the first two
 			}
-			next = payload[0]
-			payload = payload[l:]
-		case 51: // AH
-			if len(payload) < 8 {
-				d.truncated()
-				return
-			}
-			l := (int(payload[1]) + 2) * 4
 			if l > len(payload) {
 				d.truncated()
 				return
