@@ -95,8 +95,12 @@ type Store struct {
 	now   func() time.Time
 
 	// embedded are the modules built into the binary, read, described and
-	// signature-checked once: they cannot change while it runs.
-	embedded []embeddedModule
+	// signature-checked once, on first use (hashing them is seconds on a
+	// slow CPU, which the daemon's start need not wait for): they cannot
+	// change while it runs.
+	embeddedOnce sync.Once
+	embedded     []embeddedModule
+	embeddedErr  error
 
 	mu sync.Mutex
 	st state
@@ -146,21 +150,29 @@ func Open(dir string) (*Store, error) {
 		return nil, err
 	}
 	s.st = s.st.clone() // fills in the maps a hand-edited file left out
-	emb, err := firstparty.Packages()
-	if err != nil && !errors.Is(err, firstparty.ErrNotBuilt) {
-		return nil, err
-	}
-	for _, p := range emb {
-		m := describe(p)
-		m.Source = Embedded
-		if m.Refused == "" {
-			if m.Signer, err = s.trust.Verify(p); err != nil {
-				m.Refused = err.Error()
-			}
-		}
-		s.embedded = append(s.embedded, embeddedModule{p, m})
-	}
 	return s, nil
+}
+
+// embeddedModules reads and checks the embedded modules the first time.
+func (s *Store) embeddedModules() ([]embeddedModule, error) {
+	s.embeddedOnce.Do(func() {
+		emb, err := firstparty.Packages()
+		if err != nil && !errors.Is(err, firstparty.ErrNotBuilt) {
+			s.embeddedErr = err
+			return
+		}
+		for _, p := range emb {
+			m := describe(p)
+			m.Source = Embedded
+			if m.Refused == "" {
+				if m.Signer, err = s.trust.Verify(p); err != nil {
+					m.Refused = err.Error()
+				}
+			}
+			s.embedded = append(s.embedded, embeddedModule{p, m})
+		}
+	})
+	return s.embedded, s.embeddedErr
 }
 
 // Trust is the store's trust store: the first-party key and trust/*.pub.
@@ -208,10 +220,14 @@ func (s *Store) TrustKey(name string, pemKey []byte) (string, error) {
 
 // List returns every module: the embedded ones, then the installed ones.
 func (s *Store) List() ([]Module, error) {
+	emb, err := s.embeddedModules()
+	if err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []Module{}
-	for _, e := range s.embedded {
+	for _, e := range emb {
 		m := e.m
 		if _, over := s.st.Installed[m.Name]; over {
 			m.Refused = "replaced by an installed module of the same name"
@@ -318,8 +334,12 @@ func (s *Store) Packages() ([]*modhost.Package, error) {
 	if err != nil {
 		return nil, err
 	}
+	emb, err := s.embeddedModules()
+	if err != nil {
+		return nil, err
+	}
 	byName := map[string]*modhost.Package{}
-	for _, e := range s.embedded {
+	for _, e := range emb {
 		byName[e.m.Name] = e.pkg
 	}
 	var out []*modhost.Package
