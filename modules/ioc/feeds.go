@@ -309,9 +309,13 @@ func parseMISP(events []json.RawMessage) (*feed, error) {
 			case "domain|ip": // both halves are indicators
 				d, ip, _ := strings.Cut(v, "|")
 				v = d
-				if ip != "" {
+				if ip = strings.TrimSpace(ip); ip != "" {
 					f.Indicators = append(f.Indicators, Indicator{Type: "ip", Value: ip, Name: name})
 				}
+			}
+			if v = strings.TrimSpace(v); v == "" { // "|203.0.113.1", "|443"
+				f.Skipped++
+				continue
 			}
 			f.Indicators = append(f.Indicators, Indicator{Type: typ, Value: v, Name: name})
 		}
