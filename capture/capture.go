@@ -75,6 +75,14 @@ type Options struct {
 	// EXPR would. It applies to Ethernet captures; other link types are
 	// skipped with a warning.
 	BPF string
+	// PacketTaps are tcpdump-style filter expressions (at most 64; "" accepts
+	// every packet) for detection modules that look at packets: each packet
+	// a tap accepts is also passed to emit as a "packet" event (Event.Packet
+	// names the taps), never written as EVE. Taps see Ethernet frames.
+	// FlowStarts passes a "flow_start" event to emit when a flow is first
+	// seen. Either makes Analyze run one flow engine, as modules need.
+	PacketTaps []string
+	FlowStarts bool
 	// Workers is how many flow engines analyse in parallel, each in its own
 	// goroutine, fed by one reader that decodes and dispatches packets by a
 	// symmetric hash of their flow. 0 means GOMAXPROCS; 1 keeps the
@@ -149,10 +157,14 @@ func Analyze(ctx context.Context, opts Options, paths []string, emit func(*Event
 	if emit == nil {
 		emit = func(*Event) error { return nil }
 	}
-	if workers := opts.workers(); workers > 1 {
+	cfg, err := engineConfig(opts)
+	if err != nil {
+		return st, err
+	}
+	if workers := opts.workers(); workers > 1 && len(cfg.Taps) == 0 && !cfg.FlowStarts {
 		return analyzeParallel(ctx, opts, prog, paths, emit, workers)
 	}
-	eng := engine.New(engineConfig(opts), emit)
+	eng := engine.New(cfg, emit)
 	warn := func(w Warning) {
 		st.Warnings++
 		if opts.Warn != nil {
@@ -354,8 +366,21 @@ func (w *EVEWriter) Write(ev *Event) error {
 func (w *EVEWriter) Flush() error { return w.bw.Flush() }
 
 // engineConfig turns Options into the engine's configuration.
-func engineConfig(opts Options) engine.Config {
+func engineConfig(opts Options) (engine.Config, error) {
+	if len(opts.PacketTaps) > 64 {
+		return engine.Config{}, fmt.Errorf("%d packet taps: at most 64", len(opts.PacketTaps))
+	}
+	var taps []*bpf.Program
+	for i, expr := range opts.PacketTaps {
+		p, err := bpf.Compile(expr, bpf.Options{})
+		if err != nil {
+			return engine.Config{}, fmt.Errorf("packet tap %d: %w", i, err)
+		}
+		taps = append(taps, p)
+	}
 	return engine.Config{
+		Taps:            taps,
+		FlowStarts:      opts.FlowStarts,
 		StreamDepth:     opts.StreamDepth,
 		Midstream:       opts.Midstream,
 		TLSCertificates: opts.TLSCertificates,
@@ -373,7 +398,7 @@ func engineConfig(opts Options) engine.Config {
 			Seed:       opts.CommunityIDSeed,
 		},
 		Decode: decode.Options{},
-	}
+	}, nil
 }
 
 // progressReader reports how much of an input has been read.
@@ -396,3 +421,10 @@ func (p *progressReader) Read(b []byte) (int, error) {
 }
 
 func (p *progressReader) done() { p.fn(p.file, p.read, p.size) }
+
+// CheckFilter reports whether a tcpdump-style filter expression compiles
+// (PacketTaps, BPF), with the position of the problem if not.
+func CheckFilter(expr string) error {
+	_, err := bpf.Compile(expr, bpf.Options{})
+	return err
+}

@@ -9,7 +9,7 @@
 //
 //	func Analyze(ctx context.Context, opts Options, paths []string, emit func(*Event) error) (Stats, error)
 //	func NewEVEWriter(w io.Writer) *EVEWriter   // (*EVEWriter).Write is an emit func
-//	func NewStream(opts Options, emit func(*Event) error) *Stream  // packets pushed one by one; Flows() lists the open ones
+//	func NewStream(opts Options, emit func(*Event) error) (*Stream, error)  // packets pushed one by one; Flows() lists the open ones
 //	func StartCapture(opts LiveOptions) (*Capturer, error)        // live AF_PACKET capture recorded into pcapng evidence segments
 //	func NewInventory() *Inventory                                 // hosts seen in the events
 //

@@ -60,12 +60,12 @@ func analyzeParallel(ctx context.Context, opts Options, prog *bpf.Program, paths
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	cfg := engineConfig(opts)
+	cfg, _ := engineConfig(opts) // Analyze checked it
 	if cfg.Flow.MaxFlows <= 0 {
 		cfg.Flow.MaxFlows = 65536
 	}
 	cfg.Flow.MaxFlows = max(cfg.Flow.MaxFlows/workers, 1)
-	front := engine.New(engineConfig(opts), nil)
+	front := engine.New(cfg, nil)
 
 	out := make(chan output, 4*workers)
 	free := make(chan *batch, (queueDepth+2)*workers)

@@ -22,12 +22,17 @@ type Stream struct {
 }
 
 // NewStream returns a Stream that passes every event to emit. emit is
-// called with the Stream's lock held and must not call back into it.
-func NewStream(opts Options, emit func(*Event) error) *Stream {
+// called with the Stream's lock held and must not call back into it. The
+// error is a packet tap that does not compile.
+func NewStream(opts Options, emit func(*Event) error) (*Stream, error) {
 	if emit == nil {
 		emit = func(*Event) error { return nil }
 	}
-	return &Stream{eng: engine.New(engineConfig(opts), emit)}
+	cfg, err := engineConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{eng: engine.New(cfg, emit)}, nil
 }
 
 // Ethernet is the link type of frames from an Ethernet interface.

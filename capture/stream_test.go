@@ -31,11 +31,12 @@ func TestStreamMatchesAnalyze(t *testing.T) {
 	require.NoError(t, err)
 
 	var got []string
-	s := NewStream(Options{}, func(ev *Event) error {
+	s, err := NewStream(Options{}, func(ev *Event) error {
 		b, _ := json.Marshal(ev)
 		got = append(got, string(b))
 		return nil
 	})
+	require.NoError(t, err)
 	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
@@ -79,6 +80,62 @@ func TestFilterMatchesTcpdump(t *testing.T) {
 	}
 	_, err := Analyze(context.Background(), Options{BPF: "tcp[13] & 2 != 0"}, []string{file}, nil)
 	assert.ErrorContains(t, err, "not supported", "an expression outside the subset is refused clearly")
+}
+
+// Packet taps hand on the packets tcpdump -r FILE EXPR keeps, each naming
+// the taps that accepted it; flow starts come one per flow, before the
+// flow's other events. Neither changes the EVE events.
+func TestPacketTapsAndFlowStarts(t *testing.T) {
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		t.Skip("tcpdump is not installed")
+	}
+	file := filepath.Join(testdataDir(t), "pcap", "decode-teredo-01.pcap")
+	taps := []string{"udp", "tcp and port 80", "ip or ip6"}
+	var plain []string
+	_, err := Analyze(context.Background(), Options{Workers: 1}, []string{file}, func(ev *Event) error {
+		plain = append(plain, ev.EventType+" "+ev.Timestamp)
+		return nil
+	})
+	require.NoError(t, err)
+
+	counts := make([]uint64, len(taps))
+	var rest []string
+	started := map[uint64]bool{}
+	st, err := Analyze(context.Background(), Options{PacketTaps: taps, FlowStarts: true}, []string{file}, func(ev *Event) error {
+		switch ev.EventType {
+		case "packet":
+			require.NotZero(t, ev.Packet.Taps)
+			for i := range taps {
+				if ev.Packet.Taps&(1<<i) != 0 {
+					counts[i]++
+				}
+			}
+		case "flow_start":
+			assert.False(t, started[ev.FlowID], "one flow_start per flow")
+			started[ev.FlowID] = true
+		default:
+			if ev.EventType == "flow" {
+				assert.True(t, started[ev.FlowID], "flow %d ended without a flow_start", ev.FlowID)
+			}
+			rest = append(rest, ev.EventType+" "+ev.Timestamp)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, plain, rest, "taps and flow starts add events, they change none")
+	assert.Equal(t, int(st.Flows), len(started))
+	assert.Positive(t, counts[0])
+	assert.Greater(t, counts[2], counts[0], "every IP packet, not only UDP")
+	for i, expr := range taps {
+		out, err := exec.Command("tcpdump", "-nn", "-r", file, expr).Output()
+		require.NoError(t, err, expr)
+		assert.Equal(t, uint64(strings.Count(string(out), "\n")), counts[i], "tap %q", expr)
+	}
+
+	_, err = Analyze(context.Background(), Options{PacketTaps: []string{"tcp[13] & 2 != 0"}}, []string{file}, nil)
+	assert.ErrorContains(t, err, "packet tap 0", "a tap outside the subset is refused clearly")
+	_, err = NewStream(Options{PacketTaps: []string{"port"}}, nil)
+	assert.Error(t, err)
 }
 
 // Progress is told how far each input has been read, up to its size.

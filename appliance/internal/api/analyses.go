@@ -79,17 +79,13 @@ func analyzeEvidence(s *Server, w http.ResponseWriter, r *http.Request, c auth.C
 	emit := ew.Write
 	var run *detect.Run
 	if s.cfg.Detect != nil && !req.NoModules {
-		// What a module finds can depend on the order of events across
-		// flows, which parallel flow engines do not keep; a replay of the
-		// evidence must give the same findings.
-		opts.Workers = 1
 		switch run, err = s.cfg.Detect.Start(r.Context(), ew.Write); {
-		case errors.Is(err, detect.ErrNoModules):
-			opts.Workers = 0 // every module is disabled
+		case errors.Is(err, detect.ErrNoModules): // every module is disabled
 		case err != nil:
 			return fmt.Errorf("analyze: modules: %w", err)
 		default:
 			emit = run.Emit
+			run.Configure(&opts)
 		}
 	}
 	var st capture.Stats

@@ -169,9 +169,7 @@ func moduleCacheDir() string {
 // modulePipeline loads the selected modules ("" or "all": every embedded
 // module; "none": none) and returns the emit function that runs them
 // before next, and a function that reports and releases them. When
-// modules run, it sets opts.Workers to 1: what a module finds can depend on
-// the order of events across flows, which parallel flow engines do not
-// keep, and a replay of the evidence must give the same findings.
+// modules run, it configures opts for them (modhost.Pipeline.Configure).
 func modulePipeline(ctx context.Context, e *env, sel string, trust []string, allowUnsigned bool, config []byte, opts *capture.Options, next func(*capture.Event) error) (func(*capture.Event) error, func(quiet bool), error) {
 	if sel == "none" {
 		return next, func(bool) {}, nil
@@ -220,7 +218,7 @@ func modulePipeline(ctx context.Context, e *env, sel string, trust []string, all
 		mods = append(mods, m)
 	}
 	p := h.Pipeline(ctx, mods, next)
-	opts.Workers = 1
+	p.Configure(opts)
 	done := func(quiet bool) {
 		if err := p.Finish(); err != nil {
 			fmt.Fprintf(e.stderr, "warning: modules: %v\n", err)

@@ -205,6 +205,11 @@ func onTraffic(pkgs []*modhost.Package) []*modhost.Package {
 	return out
 }
 
+// Configure sets what the analysis feeding the run must produce for its
+// modules: one flow engine, their packet taps and flow starts
+// (modhost.Pipeline.Configure).
+func (r *Run) Configure(opts *capture.Options) { r.p.Configure(opts) }
+
 // Modules names the modules of the run exactly, for the analysis record.
 func (r *Run) Modules() []cases.ModuleUsed { return slices.Clone(r.used) }
 

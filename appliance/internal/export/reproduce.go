@@ -136,7 +136,7 @@ func Reproduce(ctx context.Context, dir string, opts ReproduceOptions) ([]Reprod
 			paths = append(paths, filepath.Join(dir, filepath.FromSlash(f)))
 			r.Inputs = append(r.Inputs, f)
 		}
-		copts := capture.Options{Workers: 1}
+		var copts capture.Options
 		for _, arg := range a.Tool.Args {
 			k, v, _ := strings.Cut(arg, "=")
 			switch k {
@@ -154,6 +154,7 @@ func Reproduce(ctx context.Context, dir string, opts ReproduceOptions) ([]Reprod
 		if err != nil {
 			return out, fmt.Errorf("analysis %d: %w", i+1, err)
 		}
+		run.Configure(&copts)
 		_, err = capture.Analyze(ctx, copts, paths, run.Emit)
 		stats, ferr := run.Finish()
 		if err == nil {

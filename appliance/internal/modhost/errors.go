@@ -27,8 +27,6 @@ var (
 	ErrDuplicate = errors.New("a module with this name is already loaded")
 	// ErrNotFound is a module name that is not loaded or not embedded.
 	ErrNotFound = errors.New("no such module")
-	// ErrNotYet is something ABI v1 names that this host does not deliver yet.
-	ErrNotYet = errors.New("not yet supported by this host")
 )
 
 // Errors of running a module. Each is a fault: the instance is discarded.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,7 +17,7 @@ import (
 	"github.com/firebreak-ir/firebreak/capture"
 )
 
-var firstPartyNames = []string{"bruteforce", "c2", "covert", "dnstunnel", "exploit", "ioc", "portscan", "webattack"}
+var firstPartyNames = []string{"bruteforce", "c2", "covert", "dnstunnel", "exploit", "ioc", "portscan", "rfb", "webattack"}
 
 // loadFirstParty loads every first-party module, built from modules/.
 func loadFirstParty(t testing.TB, h *modhost.Host) []*modhost.Module {
@@ -45,7 +46,7 @@ var labelled = map[string]struct {
 	"zeek-nmap-vsn.pcap":                {module: "portscan", src: "192.168.1.71"}, // a sweep of 192.168.1.0/24
 	"zeek-sshguess.pcap":                {module: "bruteforce", src: "192.168.56.1", dst: "192.168.56.103"},
 	"zeek-ftp-bruteforce.pcap":          {module: "bruteforce", src: "192.168.56.1", dst: "192.168.56.101"},
-	"zeek-vnc-scanner.pcap":             {gap: "one VNC session with data to 5900: telling a scanner from a client needs RFB parsing, which capture does not do yet"},
+	"zeek-vnc-scanner.pcap":             {module: "rfb", src: "192.168.0.11", dst: "10.0.0.149"}, // a failed VNC authentication
 	"ndpi-dns-tunnel-iodine.pcap":       {module: "dnstunnel", src: "10.0.2.30", dst: "10.0.2.20"},
 	"ndpi-dns_exfiltration.pcap":        {module: "dnstunnel", src: "192.168.220.56", dst: "192.168.203.167"},
 	"ndpi-dns-exf.pcap":                 {module: "dnstunnel", src: "192.168.2.225", dst: "192.168.2.134"},
@@ -231,4 +232,30 @@ func TestIOCFeedFormats(t *testing.T) {
 		}
 		assert.Equal(t, want, got, feed)
 	}
+}
+
+// A module subscribing to packets gets exactly the packets its filter
+// accepts (as tcpdump -r FILE FILTER counts them) and its flows; the
+// packet records go to modules only, never on to EVE.
+func TestPacketSubscription(t *testing.T) {
+	needTestdata(t)
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		t.Skip("tcpdump is not installed")
+	}
+	h, _ := newHost(t, modhost.Options{})
+	m, err := h.Load(context.Background(), firstParty(t, "rfb"), nil)
+	require.NoError(t, err)
+	pcap := filepath.Join(testdata, "pcap/malicious/zeek-vnc-scanner.pcap")
+	events, p := analyze(t, h, []*modhost.Module{m}, false, pcap)
+	out, err := exec.Command("tcpdump", "-nn", "-r", pcap, m.Manifest.Subscriptions[0].Filter).Output()
+	require.NoError(t, err)
+	flows := 0
+	for _, ev := range events {
+		require.NotContains(t, []string{"packet", "flow_start"}, ev.EventType, "module-only events are not passed on")
+		if ev.EventType == "flow" {
+			flows++
+		}
+	}
+	require.Equal(t, strings.Count(string(out), "\n")+flows, p.Stats["rfb"].Events)
+	require.Len(t, alerts(events), 1)
 }

@@ -195,9 +195,9 @@ func analyze(t testing.TB, h *modhost.Host, mods []*modhost.Module, midstream bo
 		events = append(events, ev)
 		return nil
 	})
-	// One flow engine: events keep the capture's order across flows, so
-	// what the modules find is reproducible.
-	_, err := capture.Analyze(context.Background(), capture.Options{Midstream: midstream, Workers: 1}, pcaps, p.Emit)
+	opts := capture.Options{Midstream: midstream}
+	p.Configure(&opts) // as analyze runs: one flow engine, the modules' packet taps
+	_, err := capture.Analyze(context.Background(), opts, pcaps, p.Emit)
 	require.NoError(t, err, "the analysis must complete whatever the modules do")
 	return events, p
 }

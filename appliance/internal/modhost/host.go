@@ -193,12 +193,11 @@ func (h *Host) load(ctx context.Context, p *Package, config []byte) (*Module, er
 	}
 	m.Signer = signer
 	for _, sub := range man.Subscriptions {
-		if sub.Event != "flow" && sub.Event != "dns" && sub.Event != "http" && sub.Event != "tls" && sub.Event != "ssh" && sub.Event != "anomaly" &&
-			sub.Event != "file" && sub.Event != "auth_log" { // file and auth_log: host triage, files.go
-			return m, fmt.Errorf("module %s: subscription %s: %w", man.Name, sub.Event, ErrNotYet)
-		}
 		k, _ := sdkKind(sub.Event)
 		m.mask |= 1 << k
+		if k == sdk.KindPacket {
+			m.filter = sub.Filter
+		}
 	}
 	if err := h.grant(m); err != nil {
 		return m, err

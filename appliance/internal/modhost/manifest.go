@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firebreak-ir/firebreak/capture"
+
 	"github.com/firebreak-ir/firebreak/sdk"
 )
 
@@ -145,6 +147,9 @@ func (m *Manifest) Validate() error {
 		}
 		if len(s.Filter) > 1024 {
 			return bad(fmt.Sprintf("subscriptions[%d].filter", i), "longer than 1024 bytes")
+		}
+		if err := capture.CheckFilter(s.Filter); err != nil {
+			return bad(fmt.Sprintf("subscriptions[%d].filter", i), "%v", err)
 		}
 	}
 	caps := map[string]bool{}

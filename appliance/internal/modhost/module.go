@@ -35,6 +35,8 @@ type Module struct {
 	compiled wazero.CompiledModule
 	roots    []mount
 	mask     uint64 // subscribed kinds, bit per sdk.Kind
+	filter   string // of its packet subscription ("" for every packet)
+	tap      int    // index of that filter among the pipeline's packet taps
 
 	inst    api.Module
 	fnBatch api.Function // cached: looking exports up per call costs µs

@@ -46,9 +46,27 @@ func (h *Host) Pipeline(ctx context.Context, mods []*Module, next func(*capture.
 	return p
 }
 
+// Configure sets what the analysis feeding the pipeline must produce for
+// its modules: one flow engine (what a module finds can depend on the order
+// of events across flows, and a replay of the evidence must give the same
+// findings), a packet tap per module subscribing to packets, flow starts
+// if a module subscribes to them.
+func (p *Pipeline) Configure(opts *capture.Options) {
+	opts.Workers = 1
+	opts.PacketTaps, opts.FlowStarts = nil, false
+	for _, m := range p.mods {
+		if m.wants(sdk.KindPacket) {
+			m.tap = len(opts.PacketTaps)
+			opts.PacketTaps = append(opts.PacketTaps, m.filter)
+		}
+		opts.FlowStarts = opts.FlowStarts || m.wants(sdk.KindFlowStart)
+	}
+}
+
 // Emit passes ev on and queues it for the modules that subscribe to it.
 // The "stats" event closing an analysis first flushes the modules, so
-// their last alerts come before it.
+// their last alerts come before it. Packet and flow-start events are for
+// the modules only: they are not passed on.
 func (p *Pipeline) Emit(ev *capture.Event) error {
 	if ev.EventType == "stats" {
 		if err := p.Finish(); err != nil {
@@ -56,8 +74,11 @@ func (p *Pipeline) Emit(ev *capture.Event) error {
 		}
 		return p.next(ev)
 	}
-	if err := p.next(ev); err != nil {
-		return err
+	moduleOnly := ev.EventType == "packet" || ev.EventType == "flow_start"
+	if !moduleOnly {
+		if err := p.next(ev); err != nil {
+			return err
+		}
 	}
 	if !p.subscribed(ev.EventType) {
 		return nil
@@ -70,7 +91,7 @@ func (p *Pipeline) Emit(ev *capture.Event) error {
 	p.last = t
 	rec := p.scratch.Bytes()
 	for _, m := range p.mods {
-		if m.disabled || !m.wants(k) {
+		if m.disabled || !m.wants(k) || k == sdk.KindPacket && ev.Packet.Taps&(1<<m.tap) == 0 {
 			continue
 		}
 		if m.pending+len(rec) > p.h.opts.BatchBytes || m.events >= p.h.opts.BatchEvents {
@@ -248,6 +269,10 @@ const restartBackoff = 256
 func (p *Pipeline) subscribed(eventType string) bool {
 	var k sdk.Kind
 	switch eventType {
+	case "packet":
+		k = sdk.KindPacket
+	case "flow_start":
+		k = sdk.KindFlowStart
 	case "flow":
 		k = sdk.KindFlow
 	case "dns":
@@ -274,10 +299,17 @@ func (p *Pipeline) subscribed(eventType string) bool {
 var protoNames = map[uint8]string{1: "ICMP", 6: "TCP", 17: "UDP", 58: "IPv6-ICMP", 132: "SCTP"}
 
 func protoNumber(s string) uint8 {
-	for n, name := range protoNames {
-		if name == s {
-			return n
-		}
+	switch s { // once per event: a switch, not a walk over protoNames
+	case "TCP":
+		return 6
+	case "UDP":
+		return 17
+	case "ICMP":
+		return 1
+	case "IPv6-ICMP":
+		return 58
+	case "SCTP":
+		return 132
 	}
 	return 0
 }
@@ -320,6 +352,10 @@ func (p *Pipeline) alertEvent(m *Module, a sdk.Alert) *capture.Event {
 func encode(b *sdk.Builder, ev *capture.Event) (sdk.Kind, int64, bool) {
 	var k sdk.Kind
 	switch {
+	case ev.EventType == "packet" && ev.Packet != nil:
+		k = sdk.KindPacket
+	case ev.EventType == "flow_start":
+		k = sdk.KindFlowStart
 	case ev.EventType == "flow" && ev.Flow != nil:
 		k = sdk.KindFlow
 	case ev.EventType == "dns" && ev.DNS != nil:
@@ -347,6 +383,11 @@ func encode(b *sdk.Builder, ev *capture.Event) (sdk.Kind, int64, bool) {
 	b.Begin(h)
 	b.Str(sdk.FieldAppProto, ev.AppProto)
 	switch k {
+	case sdk.KindPacket:
+		b.Raw(sdk.FieldPayload, ev.Packet.Payload)
+		if ev.Proto == "TCP" {
+			b.Uint(sdk.FieldTCPFlags, uint64(ev.Packet.TCPFlags))
+		}
 	case sdk.KindFlow:
 		f := ev.Flow
 		b.Uint(sdk.FieldPktsToServer, f.PktsToServer)

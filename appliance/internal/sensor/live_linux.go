@@ -17,17 +17,25 @@ import (
 // recorded into evidence segments handed to opts.OnSeal. It returns once
 // the sockets are open, or with the configuration error.
 func (s *Sensor) Live(ctx context.Context, opts capture.LiveOptions) error {
-	c, err := capture.StartCapture(opts)
-	if err != nil {
-		return err
-	}
 	src := &Source{Name: strings.Join(opts.Interfaces, ","), Kind: "live", State: Running, Started: time.Now().UTC(), live: new(atomic.Uint64)}
+	var copts capture.Options
 	emit := s.observe
 	run := s.detect(ctx, src.Name, s.observe)
 	if run != nil {
 		emit = run.Emit
+		run.Configure(&copts)
 	}
-	stream := capture.NewStream(capture.Options{}, emit)
+	stream, err := capture.NewStream(copts, emit)
+	var c *capture.Capturer
+	if err == nil {
+		c, err = capture.StartCapture(opts)
+	}
+	if err != nil {
+		if run != nil {
+			s.finish(ctx, src.Name, run)
+		}
+		return err
+	}
 	s.mu.Lock()
 	s.sources = append(s.sources, src)
 	s.streams = append(s.streams, stream)

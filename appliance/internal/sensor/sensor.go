@@ -164,7 +164,8 @@ func (s *Sensor) Replay(ctx context.Context, name string, paths []string) {
 		emit := s.observe
 		run := s.detect(ctx, name, s.observe)
 		if run != nil {
-			emit, opts.Workers = run.Emit, 1 // modules see the events in capture order
+			emit = run.Emit
+			run.Configure(&opts) // one flow engine: modules see the events in capture order
 		}
 		st, err := capture.Analyze(ctx, opts, paths, emit)
 		if run != nil {

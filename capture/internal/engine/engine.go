@@ -23,6 +23,7 @@ import (
 	"github.com/firebreak-ir/firebreak/capture/internal/app/smb"
 	"github.com/firebreak-ir/firebreak/capture/internal/app/ssh"
 	"github.com/firebreak-ir/firebreak/capture/internal/app/tls"
+	"github.com/firebreak-ir/firebreak/capture/internal/bpf"
 	"github.com/firebreak-ir/firebreak/capture/internal/decode"
 	"github.com/firebreak-ir/firebreak/capture/internal/eve"
 	"github.com/firebreak-ir/firebreak/capture/internal/flow"
@@ -56,6 +57,12 @@ type Config struct {
 	TLSCertificates bool
 	Flow            flow.Options
 	Decode          decode.Options
+	// Taps are packet filters (at most 64): every packet one accepts is
+	// also emitted as a "packet" event naming the taps that accepted it.
+	// They see Ethernet frames; frames of other link types match none.
+	Taps []*bpf.Program
+	// FlowStarts emits a "flow_start" event when a flow is first seen.
+	FlowStarts bool
 }
 
 // Counters are the engine's statistics.
@@ -81,6 +88,7 @@ type Engine struct {
 	appB  int // application parser bytes
 	err   error
 	lastX int64
+	taps  uint64     // the taps that accepted the packet being processed
 	cur   *flow.Flow // flow of the view being processed
 	C     Counters
 	// LastPanic is the last recovered panic, wrapped in ErrInternal.
@@ -161,6 +169,14 @@ func (e *Engine) Packet(data []byte, lt layers.LinkType, ts time.Time, n uint64)
 		e.lastX = sec
 		e.ft.Expire(ts, e.ended)
 		e.dec.Defrag().Expire(ts)
+	}
+	e.taps = 0
+	if len(e.cfg.Taps) > 0 && lt == layers.LinkTypeEthernet {
+		for i, t := range e.cfg.Taps {
+			if t.Match(data) {
+				e.taps |= 1 << i
+			}
+		}
 	}
 	p := &e.pkt
 	e.dec.Decode(data, lt, ts, p)
@@ -260,14 +276,20 @@ func (e *Engine) View(v *decode.View, ts time.Time, n uint64) (err error) {
 }
 
 func (e *Engine) view(v *decode.View) {
-	f, dir, _ := e.ft.Lookup(v, e.now, e.cnt, e.ended)
+	f, dir, created := e.ft.Lookup(v, e.now, e.cnt, e.ended)
 	if v.Proto == decode.ProtoTCP && v.TCPFlags&decode.FlagSYN != 0 && f.HasSession && f.TCP == flow.TCPClosed {
 		// TCP port reuse: a handshake on a closed session starts a new
 		// flow, as in Suricata. The old one is logged now; "timeout" is
 		// the EVE reason Suricata gives such a flow.
 		e.ft.Remove(f)
 		e.ended(f, flow.ReasonTimeout)
-		f, dir, _ = e.ft.Lookup(v, e.now, e.cnt, e.ended)
+		f, dir, created = e.ft.Lookup(v, e.now, e.cnt, e.ended)
+	}
+	if created && e.cfg.FlowStarts {
+		e.send(e.flowHeader(f, "flow_start"))
+	}
+	if e.taps != 0 && !v.Tunnel {
+		e.send(e.packetEvent(f, v))
 	}
 	e.cur = f
 	f.Pkts[dir]++
@@ -775,11 +797,13 @@ func (e *Engine) ended(f *flow.Flow, reason string) {
 	f.App = nil
 }
 
-func (e *Engine) flowEvent(f *flow.Flow, st *appState, reason string) *eve.Event {
+// flowHeader is an event of type typ about flow f: its time is the flow's
+// last packet, its addresses the client's and the server's.
+func (e *Engine) flowHeader(f *flow.Flow, typ string) *eve.Event {
 	ev := &eve.Event{
 		Timestamp:   eve.Time(f.Last),
 		FlowID:      f.ID,
-		EventType:   "flow",
+		EventType:   typ,
 		SrcIP:       eve.IP(f.Src),
 		DestIP:      eve.IP(f.Dst),
 		Proto:       eve.Proto(f.Proto),
@@ -795,6 +819,30 @@ func (e *Engine) flowEvent(f *flow.Flow, st *appState, reason string) *eve.Event
 	case decode.ProtoTCP, decode.ProtoUDP:
 		ev.SrcPort, ev.DestPort = u16(f.SrcPort), u16(f.DstPort)
 	}
+	return ev
+}
+
+// packetEvent is the "packet" event of view v of flow f, addressed from
+// the packet's sender to its receiver.
+func (e *Engine) packetEvent(f *flow.Flow, v *decode.View) *eve.Event {
+	ev := &eve.Event{
+		Timestamp: eve.Time(e.now),
+		FlowID:    f.ID,
+		PcapCnt:   e.cnt,
+		EventType: "packet",
+		SrcIP:     eve.IP(v.Src),
+		DestIP:    eve.IP(v.Dst),
+		Proto:     eve.Proto(v.Proto),
+		Packet:    &eve.Packet{Payload: v.Payload, TCPFlags: v.TCPFlags, Taps: e.taps},
+	}
+	if v.Proto == decode.ProtoTCP || v.Proto == decode.ProtoUDP {
+		ev.SrcPort, ev.DestPort = u16(v.SrcPort), u16(v.DstPort)
+	}
+	return ev
+}
+
+func (e *Engine) flowEvent(f *flow.Flow, st *appState, reason string) *eve.Event {
+	ev := e.flowHeader(f, "flow")
 	if st != nil {
 		ev.AppProto = st.proto
 	}

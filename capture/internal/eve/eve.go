@@ -43,6 +43,17 @@ type Event struct {
 	Anomaly     *Anomaly  `json:"anomaly,omitempty"`
 	Stats       *StatsRec `json:"stats,omitempty"`
 	Alert       *Alert    `json:"alert,omitempty"`
+	// Packet is set on "packet" events, which go to detection modules
+	// only and are never written as EVE.
+	Packet *Packet `json:"-"`
+}
+
+// Packet is one packet a tap accepted (capture.Options.PacketTaps). The
+// event's addresses and ports are the packet's own sender and receiver.
+type Packet struct {
+	Payload  []byte // the transport payload; valid only during the emit call
+	TCPFlags uint8
+	Taps     uint64 // bit i: tap i accepted the packet
 }
 
 // DNSQuery is one entry of dns.queries.
