@@ -47,10 +47,15 @@ check: ## vet, formatting, package docs, cross-build, and a clean tree
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./modules/...
 	@test -z "$$(git status --porcelain)" || { git status --porcelain; echo "the tree is dirty after the build"; exit 1; }
 
+# The large mixed capture (2 M packets) the capture and module benchmarks share.
+BENCH_PCAP ?= $(CURDIR)/bin/bench/large-mixed.pcap
+
 bench: ## run the benchmarks for real, with their peer tools
-	$(GO) test -run '^$$' -bench . -skip 'AnalyzeLarge|ExportLarge' -benchtime 3s ./...
+	mkdir -p $(dir $(BENCH_PCAP))
+	FIREBREAK_BENCH_PCAP=$(BENCH_PCAP) $(GO) test -run '^$$' -bench AnalyzeLarge -benchtime 1s -timeout 60m ./capture/
+	FIREBREAK_BENCH_PCAP=$(BENCH_PCAP) $(GO) test -run '^$$' -bench AnalyzeModules -benchtime 3x ./appliance/internal/modhost/
+	$(GO) test -run '^$$' -bench . -skip 'AnalyzeLarge|AnalyzeModules|ExportLarge' -benchtime 3s ./...
 	$(GO) test -run '^$$' -bench ExportLarge -benchtime 1x -timeout 30m ./appliance/internal/cli/
-	$(GO) test -run '^$$' -bench AnalyzeLarge -benchtime 1s -timeout 60m ./capture/
 
 image: build ## build the bootable appliance disk image, bin/image/firebreak.img (see images/README.md)
 	images/build.sh $(BIN) bin/image

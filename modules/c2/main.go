@@ -123,22 +123,40 @@ func (c *c2) Init(config []byte) error {
 	return nil
 }
 
+// cgnat is carrier-grade NAT space (RFC 6598).
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
 // public reports whether a is an address on the internet: not private,
 // loopback, link-local, multicast, unspecified or carrier-grade NAT.
 func public(a netip.Addr) bool {
 	if !a.IsValid() || a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsMulticast() || a.IsUnspecified() {
 		return false
 	}
-	return !netip.MustParsePrefix("100.64.0.0/10").Contains(a)
+	return !cgnat.Contains(a)
 }
 
-// bareAddr reports whether an HTTP Host is an IP address literal.
+// bareAddr reports whether an HTTP Host is an IP address literal, with or
+// without a port. Names are told apart by their characters first, so the
+// common case allocates nothing in the guest.
 func bareAddr(host string) bool {
-	if ap, err := netip.ParseAddrPort(host); err == nil {
-		return ap.Addr().IsValid()
+	if strings.HasPrefix(host, "[") { // [v6] or [v6]:port
+		end := strings.IndexByte(host, ']')
+		if end < 0 {
+			return false
+		}
+		_, err := netip.ParseAddr(host[1:end])
+		return err == nil
 	}
-	_, err := netip.ParseAddr(strings.Trim(host, "[]"))
-	return err == nil
+	if strings.Count(host, ":") == 1 { // v4:port or name:port
+		host, _, _ = strings.Cut(host, ":")
+	}
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	_, err := netip.ParseAddr(host)
+	return host != "" && err == nil
 }
 
 // namedReferer reports whether a Referer is a URL on a named site (some
@@ -155,22 +173,30 @@ func namedReferer(ref string) bool {
 	return host != "" && !bareAddr(host)
 }
 
+// Content types and path extensions of programs.
+var (
+	execTypes = []string{"application/x-dosexec", "application/x-msdownload", "application/x-msdos-program",
+		"application/vnd.microsoft.portable-executable", "application/x-executable", "application/x-elf",
+		"application/hta", "application/x-ms-shortcut"}
+	execExts = []string{".exe", ".dll", ".scr", ".msi", ".ps1", ".hta", ".vbs", ".jar", ".bat", ".elf"}
+)
+
 // executable reports whether an HTTP transaction delivered a program: by
 // its content type, or by the extension of the path it asked for.
 func executable(contentType, url string) (string, bool) {
-	ct := strings.ToLower(strings.TrimSpace(strings.SplitN(contentType, ";", 2)[0]))
-	switch ct {
-	case "application/x-dosexec", "application/x-msdownload", "application/x-msdos-program",
-		"application/vnd.microsoft.portable-executable", "application/x-executable", "application/x-elf",
-		"application/hta", "application/x-ms-shortcut":
-		return ct, true
+	ct, _, _ := strings.Cut(contentType, ";")
+	ct = strings.TrimSpace(ct)
+	for _, t := range execTypes {
+		if strings.EqualFold(ct, t) {
+			return t, true
+		}
 	}
-	path := strings.ToLower(url)
+	path := url
 	if i := strings.IndexAny(path, "?#"); i >= 0 {
 		path = path[:i]
 	}
-	for _, ext := range []string{".exe", ".dll", ".scr", ".msi", ".ps1", ".hta", ".vbs", ".jar", ".bat", ".elf"} {
-		if strings.HasSuffix(path, ext) {
+	for _, ext := range execExts {
+		if len(path) >= len(ext) && strings.EqualFold(path[len(path)-len(ext):], ext) {
 			return ext, true
 		}
 	}
@@ -265,7 +291,13 @@ func (c *c2) flow(ev sdk.Event) error {
 		return nil
 	}
 	n := c.cfg.BeaconCount
-	ts = append(ts, start)
+	if ts == nil {
+		ts = make([]int64, 0, 2*n+1) // one allocation per target
+	}
+	// Flows end, and are reported, out of order: insert in order, keep the
+	// latest 2n.
+	i, _ := slices.BinarySearch(ts, start)
+	ts = slices.Insert(ts, i, start)
 	if len(ts) > 2*n {
 		ts = slices.Delete(ts, 0, len(ts)-2*n)
 	}
@@ -273,9 +305,7 @@ func (c *c2) flow(ev sdk.Event) error {
 	if len(ts) < n || c.seen[seenKey{k.src, k.dst, sidBeacon}] {
 		return nil
 	}
-	s := slices.Clone(ts)
-	slices.Sort(s) // flows end, and are reported, out of order
-	s = s[len(s)-n:]
+	s := ts[len(ts)-n:]
 	mean, sd := intervals(s)
 	if mean < c.cfg.BeaconMinPeriod || mean > c.cfg.BeaconMaxPeriod || sd/mean > c.cfg.BeaconJitter {
 		return nil

@@ -45,11 +45,16 @@ type key struct {
 	domain string
 }
 
+// What has been reported for a client and domain (bits of done).
+const (
+	exfilReported  = 1 << iota // the one-query exfiltration alert
+	tunnelReported             // the tunnel alert
+)
+
 type tunnels struct {
-	cfg     Config
-	count   map[key]int
-	alerted map[key]bool
-	exfil   map[key]bool
+	cfg   Config
+	count map[key]*int
+	done  map[key]uint8 // one lookup per query tells both
 }
 
 func (t *tunnels) Init(config []byte) error {
@@ -74,24 +79,37 @@ func (t *tunnels) Init(config []byte) error {
 	if c.MaxTracked <= 0 {
 		c.MaxTracked = 8192
 	}
-	t.count, t.alerted, t.exfil = map[key]int{}, map[key]bool{}, map[key]bool{}
+	t.count, t.done = map[key]*int{}, map[key]uint8{}
 	return nil
 }
 
-// entropy is the Shannon entropy of s in bits per byte.
+// clog2[c] is c·log2(c), so that entropy needs one logarithm per label,
+// not one per distinct character (logarithms are slow in the guest).
+var clog2 = func() (t [256]float64) {
+	for c := 1; c < len(t); c++ {
+		t[c] = float64(c) * math.Log2(float64(c))
+	}
+	return t
+}()
+
+// entropy is the Shannon entropy of s in bits per byte:
+// log2(n) − Σ c·log2(c) / n over the count c of each distinct byte.
 func entropy(s string) float64 {
-	var n [256]int
+	if len(s) == 0 || len(s) >= len(clog2) {
+		return 0 // a DNS label is at most 63 bytes
+	}
+	var n [256]uint8
 	for i := 0; i < len(s); i++ {
 		n[s[i]]++
 	}
-	h := 0.0
-	for _, c := range n {
-		if c > 0 {
-			p := float64(c) / float64(len(s))
-			h -= p * math.Log2(p)
+	sum := 0.0
+	for i := 0; i < len(s); i++ {
+		if c := n[s[i]]; c > 0 {
+			sum += clog2[c]
+			n[s[i]] = 0
 		}
 	}
-	return h
+	return math.Log2(float64(len(s))) - sum/float64(len(s))
 }
 
 // domain is the name's last two labels (a simple stand-in for the
@@ -110,12 +128,15 @@ func domain(name string) string {
 }
 
 // longestRandom is the length of the longest label that is long and random.
+// It walks the labels in place: the guest allocates nothing per query.
 func (t *tunnels) longestRandom(name string) int {
 	longest := 0
-	for _, l := range strings.Split(name, ".") {
+	for name != "" {
+		l, rest, _ := strings.Cut(name, ".")
 		if len(l) >= t.cfg.LongLabel && len(l) > longest && entropy(l) >= t.cfg.Entropy {
 			longest = len(l)
 		}
+		name = rest
 	}
 	return longest
 }
@@ -133,9 +154,15 @@ func (t *tunnels) Batch(b sdk.Batch) error {
 			return nil
 		}
 		dom := domain(name)
-		random := t.longestRandom(strings.TrimSuffix(name, "."+dom))
-		if k := (key{ev.Src(), dom}); random >= t.cfg.ExfilLabel && !t.exfil[k] && len(t.exfil) < t.cfg.MaxTracked {
-			t.exfil[key{k.src, strings.Clone(dom)}] = true
+		k := key{ev.Src(), dom}
+		done := t.done[k]
+		if done == exfilReported|tunnelReported {
+			return nil // both alerts raised: nothing left to find for this pair
+		}
+		sub := strings.TrimSuffix(strings.TrimSuffix(name, "."), dom) // the labels under the domain
+		random := t.longestRandom(strings.TrimSuffix(sub, "."))
+		if random >= t.cfg.ExfilLabel && done&exfilReported == 0 && len(t.done) < t.cfg.MaxTracked {
+			t.done[key{k.src, strings.Clone(dom)}] = done | exfilReported
 			a := sdk.Alert{Signature: fmt.Sprintf("FIREBREAK DNS exfiltration: %d-character random label in a query for %s", random, dom),
 				Category: "Potential Corporate Privacy Violation", Severity: 1, SignatureID: 1001001,
 				Techniques: []string{"T1048"}, Metadata: []string{"domain=" + dom, "rrtype=" + rrtype}}
@@ -143,22 +170,25 @@ func (t *tunnels) Batch(b sdk.Batch) error {
 				return err
 			}
 		}
-		if random == 0 && rrtype != "NULL" && len(name) < 100 {
+		if done&tunnelReported != 0 || random == 0 && rrtype != "NULL" && len(name) < 100 {
 			return nil
 		}
-		k := key{ev.Src(), dom}
-		if t.alerted[k] {
+		// The domain aliases the batch: a key is stored only as a copy, and
+		// the count is raised through its pointer (assigning to an existing
+		// key would store the caller's key again).
+		c := t.count[k]
+		if c == nil {
+			if len(t.count) >= t.cfg.MaxTracked {
+				return nil
+			}
+			c = new(int)
+			t.count[key{k.src, strings.Clone(dom)}] = c
+		}
+		if *c++; *c < t.cfg.Queries {
 			return nil
 		}
-		if _, ok := t.count[k]; !ok && len(t.count) >= t.cfg.MaxTracked {
-			return nil
-		}
-		t.count[key{k.src, strings.Clone(dom)}]++
-		if t.count[k] < t.cfg.Queries {
-			return nil
-		}
-		t.alerted[key{k.src, strings.Clone(dom)}] = true
 		delete(t.count, k)
+		t.done[key{k.src, strings.Clone(dom)}] = done | tunnelReported
 		a := sdk.Alert{Signature: fmt.Sprintf("FIREBREAK DNS tunnel: %d+ encoded or %s queries to %s", t.cfg.Queries, rrtype, dom),
 			Category: "Potential Corporate Privacy Violation", Severity: 1, SignatureID: 1001002,
 			Techniques: []string{"T1071.004", "T1048"}, Metadata: []string{"domain=" + dom, "rrtype=" + rrtype}}

@@ -70,3 +70,35 @@ func TestEntropy(t *testing.T) {
 		t.Errorf("entropy of 16 symbols once each: %v", e)
 	}
 }
+
+// Names in a batch alias the host's buffer, which the next batch
+// overwrites: what the module keeps across batches must be its own copy.
+func TestCountsAcrossBatches(t *testing.T) {
+	sdk.Test.Reset()
+	m := &tunnels{}
+	if err := m.Init(nil); err != nil {
+		t.Fatal(err)
+	}
+	var b sdk.Builder
+	for i := 0; i < 12; i++ {
+		b.Reset()
+		if i%2 == 1 { // shift the query: other bytes now lie where the last one was
+			query(&b, "www.zzzzzz.org", "A")
+		}
+		query(&b, "p.t.pirate.sea", "NULL")
+		if err := m.Batch(b.Batch()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sdk.Test.Alerts) != 1 || !strings.Contains(sdk.Test.Alerts[0].Signature, "DNS tunnel: 10+ encoded or NULL queries to pirate.sea") {
+		t.Errorf("alerts %v, want one tunnel alert for pirate.sea", sdk.Test.Alerts)
+	}
+	for k := range m.count {
+		t.Errorf("a count is left for %q (its key changed under it?)", k.domain)
+	}
+	for k := range m.done {
+		if k.domain != "pirate.sea" {
+			t.Errorf("kept domain %q: only pirate.sea was suspicious (a key that aliased the batch?)", k.domain)
+		}
+	}
+}

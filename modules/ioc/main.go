@@ -10,6 +10,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -48,6 +49,7 @@ type matcher struct {
 	hashes  map[string]int
 	files   map[string]int // file hashes: kept, not matched in traffic
 	seen    map[seenKey]bool
+	buf     []byte // scratch for lowercased names and joined URLs: no allocation per event
 }
 
 func (m *matcher) Init(config []byte) error {
@@ -91,20 +93,53 @@ func (m *matcher) Init(config []byte) error {
 	return nil
 }
 
+// lower is s in lower case, in the scratch buffer (valid until the next
+// call). Names on the wire are ASCII (IDNs travel as punycode).
+func (m *matcher) lower(s string) []byte {
+	m.buf = m.buf[:0]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		m.buf = append(m.buf, c)
+	}
+	return m.buf
+}
+
 // domain finds name or one of its parent domains among the indicators.
 func (m *matcher) domain(name string) (int, bool) {
-	name = strings.TrimSuffix(strings.ToLower(name), ".")
-	for name != "" {
-		if i, ok := m.domains[name]; ok {
+	if len(m.domains) == 0 || name == "" {
+		return 0, false
+	}
+	b := m.lower(strings.TrimSuffix(name, "."))
+	for len(b) > 0 {
+		if i, ok := m.domains[string(b)]; ok { // the conversion does not allocate
 			return i, true
 		}
-		dot := strings.IndexByte(name, '.')
+		dot := bytes.IndexByte(b, '.')
 		if dot < 0 {
 			break
 		}
-		name = name[dot+1:]
+		b = b[dot+1:]
 	}
 	return 0, false
+}
+
+// url finds the request among the URL indicators: host and path with or
+// without the scheme, or the path alone.
+func (m *matcher) url(host, path string) (int, bool) {
+	if len(m.urls) == 0 {
+		return 0, false
+	}
+	m.buf = append(append(append(m.buf[:0], "http://"...), host...), path...)
+	for _, u := range [][]byte{m.buf[len("http://"):], m.buf} {
+		if i, ok := m.urls[string(u)]; ok {
+			return i, true
+		}
+	}
+	i, ok := m.urls[path]
+	return i, ok
 }
 
 func (m *matcher) hit(ev sdk.Event, i int, where string) error {
@@ -132,6 +167,9 @@ func (m *matcher) Batch(b sdk.Batch) error {
 	return b.Each(func(ev sdk.Event) error {
 		switch ev.Kind() {
 		case sdk.KindFlow:
+			if len(m.ips) == 0 {
+				return nil
+			}
 			for _, a := range []netip.Addr{ev.Dst(), ev.Src()} {
 				if i, ok := m.ips[a]; ok {
 					if err := m.hit(ev, i, "a flow"); err != nil {
@@ -140,6 +178,9 @@ func (m *matcher) Batch(b sdk.Batch) error {
 				}
 			}
 		case sdk.KindDNS:
+			if len(m.domains) == 0 {
+				return nil
+			}
 			if typ := ev.Str(sdk.FieldDNSType); typ != "request" && typ != "query" && typ != "" {
 				return nil // the answer repeats the question
 			}
@@ -147,22 +188,25 @@ func (m *matcher) Batch(b sdk.Batch) error {
 				return m.hit(ev, i, "a DNS query")
 			}
 		case sdk.KindHTTP:
-			if i, ok := m.domain(ev.Str(sdk.FieldHTTPHost)); ok {
+			host := ev.Str(sdk.FieldHTTPHost)
+			if i, ok := m.domain(host); ok {
 				return m.hit(ev, i, "an HTTP host")
 			}
-			url := ev.Str(sdk.FieldHTTPURL)
-			for _, u := range []string{ev.Str(sdk.FieldHTTPHost) + url, "http://" + ev.Str(sdk.FieldHTTPHost) + url, url} {
-				if i, ok := m.urls[u]; ok {
-					return m.hit(ev, i, "an HTTP request")
-				}
+			if i, ok := m.url(host, ev.Str(sdk.FieldHTTPURL)); ok {
+				return m.hit(ev, i, "an HTTP request")
 			}
 		case sdk.KindTLS:
 			if i, ok := m.domain(ev.Str(sdk.FieldTLSSNI)); ok {
 				return m.hit(ev, i, "a TLS server name")
 			}
+			if len(m.hashes) == 0 {
+				return nil
+			}
 			for _, f := range []sdk.Field{sdk.FieldTLSJA3, sdk.FieldTLSJA3S, sdk.FieldTLSJA4} {
-				if i, ok := m.hashes[strings.ToLower(ev.Str(f))]; ok && ev.Str(f) != "" {
-					return m.hit(ev, i, "a TLS fingerprint")
+				if v := ev.Str(f); v != "" {
+					if i, ok := m.hashes[string(m.lower(v))]; ok {
+						return m.hit(ev, i, "a TLS fingerprint")
+					}
 				}
 			}
 		}

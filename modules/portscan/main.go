@@ -78,13 +78,12 @@ const (
 // probe reports whether a flow exchanged no payload.
 func probe(ev sdk.Event) bool {
 	switch ev.Proto() {
-	case 6:
-		flags := ev.Uint(sdk.FieldTCPFlags)
-		if flags&psh != 0 || ev.Uint(sdk.FieldPktsToServer) > 3 {
+	case 6: // the counters come before the flags in the record: read them first
+		// Payload without PSH is rare; a few bytes of options are not.
+		if ev.Uint(sdk.FieldPktsToServer) > 3 || ev.Uint(sdk.FieldBytesToServer) > 3*80 {
 			return false
 		}
-		// Payload without PSH is rare; a few bytes of options are not.
-		return ev.Uint(sdk.FieldBytesToServer) <= 3*80
+		return ev.Uint(sdk.FieldTCPFlags)&psh == 0
 	case 17:
 		return ev.Uint(sdk.FieldPktsToClient) == 0 && ev.Uint(sdk.FieldPktsToServer) <= 2
 	}

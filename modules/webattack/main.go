@@ -57,7 +57,8 @@ type web struct {
 	urlClass       []int // pattern index → class
 	hdrClass       []int
 	seen           map[pair]uint32 // classes alerted (bit per class)
-	decoded        []byte
+	decoded        []byte          // scratch: the URL decoded once, then twice
+	decoded2       []byte
 	hits           []uint32
 }
 
@@ -96,30 +97,30 @@ func unhex(c byte) (byte, bool) {
 }
 
 // decode percent-decodes (twice, for double encoding) and turns + into a
-// space, into w.decoded.
+// space. It works in two scratch buffers, never allocating per request.
 func (w *web) decode(s []byte) []byte {
-	out := w.decoded[:0]
-	for pass := 0; pass < 2; pass++ {
-		out = out[:0]
-		for i := 0; i < len(s); i++ {
-			c := s[i]
-			if c == '%' && i+2 < len(s) {
-				hi, ok1 := unhex(s[i+1])
-				lo, ok2 := unhex(s[i+2])
-				if ok1 && ok2 {
-					out = append(out, hi<<4|lo)
-					i += 2
-					continue
-				}
+	w.decoded = percentDecode(w.decoded[:0], s)
+	w.decoded2 = percentDecode(w.decoded2[:0], w.decoded)
+	return w.decoded2
+}
+
+func percentDecode(out, s []byte) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '%' && i+2 < len(s) {
+			hi, ok1 := unhex(s[i+1])
+			lo, ok2 := unhex(s[i+2])
+			if ok1 && ok2 {
+				out = append(out, hi<<4|lo)
+				i += 2
+				continue
 			}
-			if c == '+' {
-				c = ' '
-			}
-			out = append(out, c)
 		}
-		s = append([]byte(nil), out...)
+		if c == '+' {
+			c = ' '
+		}
+		out = append(out, c)
 	}
-	w.decoded = out
 	return out
 }
 
