@@ -105,7 +105,8 @@ const (
 	FieldMTime   Field = 76 // u64: modification time, Unix nanoseconds
 	FieldFinding Field = 77 // str, repeated (cleanup modules): a finding to answer, see Findings
 
-	FieldPayload Field = 80 // bytes: a packet's transport payload
+	FieldPayload   Field = 80 // bytes: a packet's transport payload (for a frame that is not IP, what follows its Ethernet header)
+	FieldEtherType Field = 81 // u64: the EtherType of a frame that is not IP (0x0806 ARP); absent for IP packets
 
 	FieldSignature   Field = 100 // alert: str, required
 	FieldCategory    Field = 101 // alert: str

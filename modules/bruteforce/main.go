@@ -3,8 +3,10 @@
 // mail) in ended flows: many short sessions from one client to one service
 // within a window of packet time. A guessing tool opens a connection per
 // attempt or per few attempts, each short in time and bytes, where a user
-// who logs in once keeps one long session. It must never alert more than
-// once per client and service.
+// who logs in once keeps one long session. Over HTTP, where one connection
+// carries many attempts, it counts requests instead: answers 401 (HTTP
+// authentication refused) and POSTs to a login form. It must never alert
+// more than once per client and service.
 //
 // Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o bruteforce.wasm .
 package main
@@ -13,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/firebreak-ir/firebreak/sdk"
 )
@@ -41,10 +44,22 @@ type key struct {
 	port     uint16
 }
 
+// What is counted for a client and service.
+const (
+	shortSessions = iota
+	httpRefused   // HTTP 401 answers
+	loginPosts    // POSTs to a login form
+)
+
+type attempts struct {
+	key
+	what int
+}
+
 type guesses struct {
 	cfg     Config
-	starts  map[key][]int64 // start times of recent short sessions
-	alerted map[key]bool
+	starts  map[attempts][]int64 // times of recent attempts
+	alerted map[attempts]bool
 }
 
 func (g *guesses) Init(config []byte) error {
@@ -69,58 +84,114 @@ func (g *guesses) Init(config []byte) error {
 	if c.MaxTracked <= 0 {
 		c.MaxTracked = 8192
 	}
-	g.starts, g.alerted = map[key][]int64{}, map[key]bool{}
+	g.starts, g.alerted = map[attempts][]int64{}, map[attempts]bool{}
 	return nil
 }
 
 func (g *guesses) Batch(b sdk.Batch) error {
 	return b.Each(func(ev sdk.Event) error {
-		if ev.Kind() != sdk.KindFlow || ev.Proto() != 6 {
-			return nil
+		switch ev.Kind() {
+		case sdk.KindFlow:
+			return g.flow(ev)
+		case sdk.KindHTTP:
+			return g.http(ev)
 		}
-		name, ok := services[ev.DstPort()]
-		switch ev.Str(sdk.FieldAppProto) {
-		case "ssh":
-			name, ok = "SSH", true
-		case "ftp":
-			name, ok = "FTP", true
-		}
-		if !ok || ev.Uint(sdk.FieldPktsToClient) == 0 {
-			return nil // no service answered: a scan, not a login attempt
-		}
-		start := int64(ev.Uint(sdk.FieldFlowStart))
-		if start == 0 {
-			start = ev.Time()
-		}
-		if ev.Uint(sdk.FieldBytesToServer) > uint64(g.cfg.MaxBytes) || ev.Time()-start > int64(g.cfg.MaxAgeS)*1e9 {
-			return nil
-		}
-		k := key{ev.Src(), ev.Dst(), ev.DstPort()}
-		if g.alerted[k] {
-			return nil
-		}
-		if _, ok := g.starts[k]; !ok && len(g.starts) >= g.cfg.MaxTracked {
-			return nil
-		}
-		window := int64(g.cfg.WindowS) * 1e9
-		recent := g.starts[k][:0]
-		for _, t := range g.starts[k] {
-			if start-t <= window && t-start <= window {
-				recent = append(recent, t)
+		return nil
+	})
+}
+
+func (g *guesses) flow(ev sdk.Event) error {
+	if ev.Proto() != 6 {
+		return nil
+	}
+	name, ok := services[ev.DstPort()]
+	switch ev.Str(sdk.FieldAppProto) {
+	case "ssh":
+		name, ok = "SSH", true
+	case "ftp":
+		name, ok = "FTP", true
+	}
+	if !ok || ev.Uint(sdk.FieldPktsToClient) == 0 {
+		return nil // no service answered: a scan, not a login attempt
+	}
+	start := int64(ev.Uint(sdk.FieldFlowStart))
+	if start == 0 {
+		start = ev.Time()
+	}
+	if ev.Uint(sdk.FieldBytesToServer) > uint64(g.cfg.MaxBytes) || ev.Time()-start > int64(g.cfg.MaxAgeS)*1e9 {
+		return nil
+	}
+	k := attempts{key{ev.Src(), ev.Dst(), ev.DstPort()}, shortSessions}
+	if !g.attempt(k, start) {
+		return nil
+	}
+	return g.alert(ev, k, fmt.Sprintf("%d+ short %s sessions", g.cfg.Sessions, name), "service="+name)
+}
+
+// loginPaths are parts of the paths of login forms.
+var loginPaths = []string{"login", "logon", "signin", "sign-in", "sign_in", "auth", "session", "wp-login.php", "xmlrpc.php"}
+
+func (g *guesses) http(ev sdk.Event) error {
+	k := attempts{key: key{ev.Src(), ev.Dst(), ev.DstPort()}}
+	var what string
+	switch {
+	case ev.Uint(sdk.FieldHTTPStatus) == 401:
+		k.what, what = httpRefused, fmt.Sprintf("%d+ HTTP authentications refused (401)", g.cfg.Sessions)
+	case ev.Str(sdk.FieldHTTPMethod) == "POST" && loginForm(ev.Str(sdk.FieldHTTPURL)):
+		k.what, what = loginPosts, fmt.Sprintf("%d+ POSTs to the login form", g.cfg.Sessions)
+	default:
+		return nil
+	}
+	if !g.attempt(k, ev.Time()) {
+		return nil
+	}
+	return g.alert(ev, k, what, "service=HTTP", "host="+ev.Str(sdk.FieldHTTPHost))
+}
+
+// loginForm reports whether a request path is a login form's.
+func loginForm(url string) bool {
+	path, _, _ := strings.Cut(url, "?")
+	for _, p := range loginPaths {
+		for i := 0; i+len(p) <= len(path); i++ {
+			if strings.EqualFold(path[i:i+len(p)], p) {
+				return true
 			}
 		}
-		recent = append(recent, start)
-		g.starts[k] = recent
-		if len(recent) < g.cfg.Sessions {
-			return nil
+	}
+	return false
+}
+
+// attempt records one attempt at time t and reports whether the attempts
+// within the window now make an attack not reported yet.
+func (g *guesses) attempt(k attempts, t int64) bool {
+	if g.alerted[k] {
+		return false
+	}
+	if _, ok := g.starts[k]; !ok && len(g.starts) >= g.cfg.MaxTracked {
+		return false
+	}
+	window := int64(g.cfg.WindowS) * 1e9
+	recent := g.starts[k][:0]
+	for _, s := range g.starts[k] {
+		if t-s <= window && s-t <= window {
+			recent = append(recent, s)
 		}
-		g.alerted[k] = true
-		delete(g.starts, k)
-		a := sdk.Alert{Signature: fmt.Sprintf("FIREBREAK brute force: %d+ short %s sessions from %s to %s:%d within %ds", g.cfg.Sessions, name, k.src, k.dst, k.port, g.cfg.WindowS),
-			Category: "Attempted User Privilege Gain", Severity: 1, SignatureID: 1003001, Techniques: []string{"T1110"},
-			Metadata: []string{"service=" + name}}
-		return sdk.EmitAlert(a.On(ev))
-	})
+	}
+	recent = append(recent, t)
+	g.starts[k] = recent
+	if len(recent) < g.cfg.Sessions {
+		return false
+	}
+	g.alerted[k] = true
+	delete(g.starts, k)
+	return true
+}
+
+func (g *guesses) alert(ev sdk.Event, k attempts, what string, metadata ...string) error {
+	a := sdk.Alert{Signature: fmt.Sprintf("FIREBREAK brute force: %s from %s to %s:%d within %ds", what, k.src, k.dst, k.port, g.cfg.WindowS),
+		Category: "Attempted User Privilege Gain", Severity: 1, SignatureID: 1003001 + uint32(k.what), Techniques: []string{"T1110"},
+		Metadata: metadata}
+	return sdk.EmitAlert(a.On(ev))
 }
 
 func (g *guesses) Flush() error { return nil }

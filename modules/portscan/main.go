@@ -1,7 +1,8 @@
 // Command portscan is the Firebreak module that finds port scans in ended
 // flows: vertical scans (one source probing many ports of one host) and
 // horizontal scans (one source probing one port on many hosts), TCP and
-// UDP. A probe is a flow that exchanged no payload: a SYN answered by a RST
+// UDP; and ARP sweeps in ARP requests (one host asking for many addresses
+// within seconds). A probe is a flow that exchanged no payload: a SYN answered by a RST
 // or by nothing, a connect-and-reset, a UDP datagram with no answer. It
 // raises one alert per scan, when the threshold is crossed; it must never
 // alert twice for the same scanner and target, so a scan of 65535 ports is
@@ -11,6 +12,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -28,6 +30,17 @@ type Config struct {
 	Hosts int `json:"hosts"` // distinct hosts probed on one port: horizontal scan (default 5)
 	// MaxSources bounds the memory: sources tracked at once (default 4096).
 	MaxSources int `json:"max_sources"`
+	// ARPHosts distinct addresses asked for by one host within ARPWindowS
+	// seconds of packet time make an ARP sweep (defaults 32 and 10): a
+	// gateway resolves many addresses too, but over minutes, not seconds.
+	ARPHosts   int `json:"arp_hosts"`
+	ARPWindowS int `json:"arp_window_s"`
+}
+
+// arpWatch is what one host asked for by ARP in the current window.
+type arpWatch struct {
+	start   int64 // packet time the window opened, Unix ns
+	targets map[netip.Addr]struct{}
 }
 
 type pair struct{ src, dst netip.Addr }
@@ -44,6 +57,8 @@ type scanner struct {
 	alertedV  map[pair]bool
 	alertedH  map[svc]bool
 	nsrc      map[netip.Addr]bool
+	arp       map[netip.Addr]*arpWatch
+	alertedA  map[netip.Addr]bool
 	overflows int
 }
 
@@ -62,6 +77,13 @@ func (s *scanner) Init(config []byte) error {
 	if s.cfg.MaxSources <= 0 {
 		s.cfg.MaxSources = 4096
 	}
+	if s.cfg.ARPHosts <= 0 {
+		s.cfg.ARPHosts = 32
+	}
+	if s.cfg.ARPWindowS <= 0 {
+		s.cfg.ARPWindowS = 10
+	}
+	s.arp, s.alertedA = map[netip.Addr]*arpWatch{}, map[netip.Addr]bool{}
 	s.ports, s.hosts = map[pair]map[uint16]bool{}, map[svc]map[netip.Addr]bool{}
 	s.alertedV, s.alertedH, s.nsrc = map[pair]bool{}, map[svc]bool{}, map[netip.Addr]bool{}
 	return nil
@@ -92,6 +114,9 @@ func probe(ev sdk.Event) bool {
 
 func (s *scanner) Batch(b sdk.Batch) error {
 	return b.Each(func(ev sdk.Event) error {
+		if ev.Kind() == sdk.KindPacket {
+			return s.arpRequest(ev)
+		}
 		if ev.Kind() != sdk.KindFlow || !probe(ev) {
 			return nil
 		}
@@ -146,6 +171,43 @@ func (s *scanner) Batch(b sdk.Batch) error {
 		}
 		return nil
 	})
+}
+
+// arpRequest follows ARP requests (who-has) per sender and reports a
+// sweep: ARP is how a scanner on the segment finds every live host, and
+// hosts that drop every probe still answer it.
+func (s *scanner) arpRequest(ev sdk.Event) error {
+	p := ev.Bytes(sdk.FieldPayload)
+	// Ethernet/IPv4 ARP: htype 1, ptype 0x0800, hlen 6, plen 4, oper 1 (request).
+	if ev.Uint(sdk.FieldEtherType) != 0x0806 || len(p) < 28 || binary.BigEndian.Uint16(p) != 1 ||
+		binary.BigEndian.Uint16(p[2:]) != 0x0800 || p[4] != 6 || p[5] != 4 || binary.BigEndian.Uint16(p[6:]) != 1 {
+		return nil
+	}
+	sender, target := netip.AddrFrom4([4]byte(p[14:18])), netip.AddrFrom4([4]byte(p[24:28]))
+	if sender.IsUnspecified() || sender == target || s.alertedA[sender] {
+		return nil // an address probe (RFC 5227) or a gratuitous announcement
+	}
+	w := s.arp[sender]
+	if w == nil || ev.Time()-w.start > int64(s.cfg.ARPWindowS)*1e9 {
+		if w == nil && len(s.arp) >= s.cfg.MaxSources {
+			s.overflows++
+			return nil
+		}
+		w = &arpWatch{start: ev.Time(), targets: map[netip.Addr]struct{}{}}
+		s.arp[sender] = w
+	}
+	w.targets[target] = struct{}{}
+	if len(w.targets) < s.cfg.ARPHosts {
+		return nil
+	}
+	s.alertedA[sender] = true
+	delete(s.arp, sender)
+	a := sdk.Alert{Signature: fmt.Sprintf("FIREBREAK ARP sweep: %s asked for %d+ addresses within %d s", sender, s.cfg.ARPHosts, s.cfg.ARPWindowS),
+		Category: "Attempted Information Leak", Severity: 2, SignatureID: 1000003, Techniques: []string{"T1046", "T1018"},
+		Metadata: []string{"scan_type=arp"}}
+	a.On(ev)
+	a.Src = sender
+	return sdk.EmitAlert(&a)
 }
 
 func (s *scanner) Flush() error {

@@ -5,6 +5,7 @@ package main
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/firebreak-ir/firebreak/sdk"
 )
@@ -17,6 +18,21 @@ func flows(b *sdk.Builder, src string, dst func(i int) (string, uint16), n int, 
 		b.Uint(sdk.FieldPktsToClient, toClient)
 		b.Uint(sdk.FieldBytesToServer, 60)
 		b.Uint(sdk.FieldTCPFlags, flags)
+		b.End()
+	}
+}
+
+// arps adds n ARP requests from sender for base+i, one every gap of
+// packet time.
+func arps(b *sdk.Builder, sender string, base [4]byte, n int, gap time.Duration) {
+	for i := 0; i < n; i++ {
+		p := []byte{0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 9}
+		p = append(p, netip.MustParseAddr(sender).AsSlice()...)
+		p = append(p, 0, 0, 0, 0, 0, 0)
+		p = append(p, base[0], base[1], base[2], base[3]+byte(i))
+		b.Begin(sdk.Header{Kind: sdk.KindPacket, Time: int64(i) * int64(gap)})
+		b.Raw(sdk.FieldPayload, p)
+		b.Uint(sdk.FieldEtherType, 0x0806)
 		b.End()
 	}
 }
@@ -39,6 +55,12 @@ func TestPortscan(t *testing.T) {
 		{"connections with data are not probes", func(b *sdk.Builder) {
 			flows(b, "10.0.0.9", func(i int) (string, uint16) { return "10.0.0.1", uint16(20 + i) }, 50, 0x1b, 5)
 		}, nil},
+		{"ARP sweep of a /24", func(b *sdk.Builder) {
+			arps(b, "10.0.0.9", [4]byte{10, 0, 0, 1}, 254, 5*time.Millisecond)
+		}, []string{"FIREBREAK ARP sweep: 10.0.0.9 asked for 32+ addresses within 10 s"}},
+		{"a gateway resolving hosts over minutes", func(b *sdk.Builder) {
+			arps(b, "10.0.0.1", [4]byte{10, 0, 0, 2}, 100, 2*time.Second)
+		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sdk.Test.Reset()
@@ -54,7 +76,7 @@ func TestPortscan(t *testing.T) {
 			var got []string
 			for _, a := range sdk.Test.Alerts {
 				got = append(got, a.Signature)
-				if a.Techniques[0] != "T1046" {
+				if a.Techniques[0] != "T1046" || a.Src.String() != "10.0.0.9" {
 					t.Errorf("technique %v", a.Techniques)
 				}
 			}

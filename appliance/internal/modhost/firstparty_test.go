@@ -259,3 +259,15 @@ func TestPacketSubscription(t *testing.T) {
 	require.Equal(t, strings.Count(string(out), "\n")+flows, p.Stats["rfb"].Events)
 	require.Len(t, alerts(events), 1)
 }
+
+// The nmap run in zeek-nmap-vsn.pcap starts with an ARP sweep of
+// 192.168.1.0/24 (503 who-has): portscan sees it in the ARP frames the host
+// delivers to its packet subscription.
+func TestARPSweep(t *testing.T) {
+	needTestdata(t)
+	h, _ := newHost(t, modhost.Options{})
+	m, err := h.Load(context.Background(), firstParty(t, "portscan"), nil)
+	require.NoError(t, err)
+	events, _ := analyze(t, h, []*modhost.Module{m}, false, filepath.Join(testdata, "pcap/malicious/zeek-nmap-vsn.pcap"))
+	require.Contains(t, signatures(alerts(events)), "192.168.1.71 ->  FIREBREAK ARP sweep: 192.168.1.71 asked for 32+ addresses within 10 s")
+}

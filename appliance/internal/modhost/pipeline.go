@@ -388,6 +388,9 @@ func encode(b *sdk.Builder, ev *capture.Event) (sdk.Kind, int64, bool) {
 		if ev.Proto == "TCP" {
 			b.Uint(sdk.FieldTCPFlags, uint64(ev.Packet.TCPFlags))
 		}
+		if ev.Packet.EtherType != 0 {
+			b.Uint(sdk.FieldEtherType, uint64(ev.Packet.EtherType))
+		}
 	case sdk.KindFlow:
 		f := ev.Flow
 		b.Uint(sdk.FieldPktsToServer, f.PktsToServer)

@@ -182,6 +182,9 @@ func (e *Engine) Packet(data []byte, lt layers.LinkType, ts time.Time, n uint64)
 	e.dec.Decode(data, lt, ts, p)
 	if p.N == 0 {
 		e.C.Undecoded++
+		if e.taps != 0 { // a frame that is not IP, ARP for one, that a tap wants
+			e.send(e.framePacketEvent(data))
+		}
 		return e.err
 	}
 	e.C.Decoded++
@@ -839,6 +842,22 @@ func (e *Engine) packetEvent(f *flow.Flow, v *decode.View) *eve.Event {
 		ev.SrcPort, ev.DestPort = u16(v.SrcPort), u16(v.DstPort)
 	}
 	return ev
+}
+
+// framePacketEvent is the "packet" event of an Ethernet frame that holds no
+// IP: its EtherType and what follows its header and VLAN tags.
+func (e *Engine) framePacketEvent(frame []byte) *eve.Event {
+	off, typ := 12, uint16(0)
+	for off+2 <= len(frame) {
+		typ = binary.BigEndian.Uint16(frame[off:])
+		if typ != 0x8100 && typ != 0x88a8 || off+6 > len(frame) {
+			break
+		}
+		off += 4 // a VLAN tag
+	}
+	payload := frame[min(off+2, len(frame)):]
+	return &eve.Event{Timestamp: eve.Time(e.now), PcapCnt: e.cnt, EventType: "packet",
+		Packet: &eve.Packet{Payload: payload, Taps: e.taps, EtherType: typ}}
 }
 
 func (e *Engine) flowEvent(f *flow.Flow, st *appState, reason string) *eve.Event {

@@ -54,6 +54,10 @@ type Packet struct {
 	Payload  []byte // the transport payload; valid only during the emit call
 	TCPFlags uint8
 	Taps     uint64 // bit i: tap i accepted the packet
+	// EtherType is set for a frame that is not IP (0x0806 for ARP): its
+	// Payload is then what follows the Ethernet header and VLAN tags, and
+	// the event has no addresses.
+	EtherType uint16
 }
 
 // DNSQuery is one entry of dns.queries.
