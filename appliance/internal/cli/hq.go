@@ -24,6 +24,7 @@ func runHQ(e *env, args []string) error {
 		fmt.Fprint(e.stdout, "Usage: firebreak hq verify --endpoint URL --bucket NAME [--appliance ID] [--identity FILE]\n"+
 			"       firebreak hq publish module DIR --endpoint URL --bucket NAME\n"+
 			"       firebreak hq publish feed NAME FILE [--sig FILE.sig] --endpoint URL --bucket NAME\n"+
+			"       firebreak hq publish config FILE [--sig FILE.sig] --endpoint URL --bucket NAME\n"+
 			"       firebreak hq serve --endpoint URL --bucket NAME [--identity FILE] [--listen 127.0.0.1:8090] [--refresh 5m]\n\n"+
 			"At headquarters: list the appliances and cases in the bucket and re-verify each case\n"+
 			"from the bucket alone: the appliance's signature on the case's cursor, every journal\n"+
@@ -31,9 +32,14 @@ func runHQ(e *env, args []string) error {
 			"publish puts a signed module (firebreak module sign) or indicator feed (firebreak module\n"+
 			"sign-feed) under hq/ in the bucket; every appliance syncing to it pulls it when online and\n"+
 			"installs it if the signing key is one it trusts (firebreak module trust).\n"+
+			"publish config puts HQ's settings for the fleet (sync.max_rate, sync.interval, modules to\n"+
+			"enable or disable, and a version that only grows), signed with firebreak module sign-feed\n"+
+			"hq/config FILE --key KEY; each appliance applies it if it verifies and is newer than the\n"+
+			"one it has, and journals what changed or why it refused it.\n"+
 			"serve verifies every case as verify does and serves a read-only view on loopback: the\n"+
-			"cases with their verification, and each verified case's report and journal, built from\n"+
-			"the entries HQ verified. It prints the view's address with its access token.\n"+
+			"cases with their verification and, for each verified case, the console's case pages\n"+
+			"(case, timeline, triage, evidence, report) over the entries HQ verified, read-only;\n"+
+			"every change is refused. It prints the view's address with its access token.\n"+
 			"Credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS credentials file.\n")
 		if len(args) == 0 {
 			return usagef("missing subcommand")
@@ -127,10 +133,10 @@ func bucketFlags(f *flags, identity bool) func() (hqsync.Options, error) {
 }
 
 func hqPublish(e *env, args []string) error {
-	f := e.newFlags("hq publish", "hq publish module DIR | feed NAME FILE [--sig FILE.sig]  --endpoint URL --bucket NAME",
-		"Publish a signed module or indicator feed for the appliances to pull.")
+	f := e.newFlags("hq publish", "hq publish module DIR | feed NAME FILE | config FILE [--sig FILE.sig]  --endpoint URL --bucket NAME",
+		"Publish a signed module, indicator feed or configuration for the appliances to pull.")
 	bucket := bucketFlags(f, false)
-	sigPath := f.String("sig", "", "a feed's signature (default FILE.sig)")
+	sigPath := f.String("sig", "", "a feed's or configuration's signature (default FILE.sig)")
 	pos, err := f.parse(args, 2, 3)
 	if err != nil {
 		return err
@@ -164,8 +170,22 @@ func hqPublish(e *env, args []string) error {
 		if files["signature"], err = os.ReadFile(*sigPath); err != nil {
 			return err
 		}
+	case pos[0] == "config" && len(pos) == 2:
+		name = "config"
+		if files["config"], err = os.ReadFile(pos[1]); err != nil {
+			return err
+		}
+		if *sigPath == "" {
+			*sigPath = pos[1] + ".sig"
+		}
+		if files["signature"], err = os.ReadFile(*sigPath); err != nil {
+			return err
+		}
+		if _, err := hqsync.ParseConfig(files["config"]); err != nil {
+			return fmt.Errorf("%s: %w", pos[1], err)
+		}
 	default:
-		return usagef("publish module DIR, or publish feed NAME FILE")
+		return usagef("publish module DIR, publish feed NAME FILE, or publish config FILE")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -196,6 +216,7 @@ func hqServe(e *env, args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	view := hqview.New(version, slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	defer view.Close()
 	verify := func() {
 		reports, err := hqsync.Verify(ctx, opts, "", nil)
 		if err != nil && !errors.Is(err, hqsync.ErrVerify) {

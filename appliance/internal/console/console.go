@@ -91,9 +91,15 @@ func New(cfg Config) *Handler {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	hd := w.Header()
+	SecurityHeaders(w.Header(), r.URL.Path)
+	h.mux.ServeHTTP(w, r)
+}
+
+// SecurityHeaders sets the headers every console answer carries, for the
+// console path p (a path under /api/ or /assets/, or a page).
+func SecurityHeaders(hd http.Header, p string) {
 	hd.Set("Content-Security-Policy", csp)
-	if reportPath.MatchString(r.URL.Path) {
+	if reportPath.MatchString(p) {
 		// The report page shows the report in a sandboxed frame of its own.
 		hd.Set("X-Frame-Options", "SAMEORIGIN")
 	} else {
@@ -102,7 +108,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-	h.mux.ServeHTTP(w, r)
+}
+
+// Assets are the console's pages, scripts and styles (assets/index.html,
+// assets/app.js, ...), for HQ's view, which shows the same pages
+// read-only.
+func Assets() fs.FS {
+	static, _ := fs.Sub(webFS, "web")
+	return static
 }
 
 func (h *Handler) asset(w http.ResponseWriter, r *http.Request) {

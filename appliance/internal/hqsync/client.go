@@ -27,6 +27,7 @@ type hq struct {
 	ids     []age.Identity // Verify: to read encrypted cases
 	keep    bool           // Verify: keep the verified entries in the reports
 	written atomic.Int64   // bytes written to HQ's sockets
+	lim     *limiter       // paces what is sent; HQ's configuration may change its rate
 }
 
 func dial(ctx context.Context, o *Options) (*hq, error) {
@@ -34,11 +35,11 @@ func dial(ctx context.Context, o *Options) (*hq, error) {
 	if err := o.checkTarget(); err != nil {
 		return nil, err
 	}
-	h := &hq{bucket: o.Bucket}
+	h := &hq{bucket: o.Bucket, lim: newLimiter(o.MaxRate)}
 	h.conns = &conns{m: map[*meteredConn]struct{}{}}
 	// A BuildableClient, so the SDK can add AWS_CA_BUNDLE to it.
 	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-		tr.DialContext = meteredDialer(newLimiter(o.MaxRate), &h.written, h.conns, o.StallTimeout)
+		tr.DialContext = meteredDialer(h.lim, &h.written, h.conns, o.StallTimeout)
 		tr.MaxIdleConnsPerHost = 4
 		tr.ResponseHeaderTimeout = o.StallTimeout // a part is acknowledged once stored
 	})

@@ -18,6 +18,7 @@ import (
 //
 //	hq/modules/NAME/manifest.json, module.wasm, signature.json   a signed module
 //	hq/feeds/NAME.json, NAME.json.sig                            a signed indicator feed
+//	hq/config/config.json, config.json.sig                       signed settings (config.go)
 //
 // Appliances pull them when online and install only what verifies against
 // a key they trust; the bucket itself is never trusted.
@@ -35,18 +36,25 @@ const (
 
 // Puller installs what HQ publishes. It checks each signature against the
 // appliance's trusted keys, installs, and journals what it installed or
-// refused; ErrUnchanged says it had the module already, another error
+// refused; ErrUnchanged says it had the item already, another error
 // refuses the item.
 type Puller interface {
 	PullModule(ctx context.Context, name string, manifest, wasm, signature []byte) error
 	HasFeed(name, sha256 string) bool
 	PullFeed(ctx context.Context, name string, data, signature []byte) error
+	// PullConfig verifies HQ's configuration (VerifyConfig) and applies it,
+	// the sync settings through Syncer.ApplyConfig.
+	PullConfig(ctx context.Context, data, signature []byte) error
+	// AppliedConfig is the configuration applied last, nil if none; New
+	// starts with its sync settings.
+	AppliedConfig() *Config
 }
 
 // PullStatus is what the last pull from hq/ did.
 type PullStatus struct {
 	Modules int      `json:"modules"` // installed by the last pull
 	Feeds   int      `json:"feeds"`
+	Config  bool     `json:"config,omitempty"`  // the last pull applied a new configuration
 	Refused []string `json:"refused,omitempty"` // what HQ published that did not verify, and why
 }
 
@@ -101,6 +109,16 @@ func (s *Syncer) pull(ctx context.Context) error {
 		}
 		if done, err := s.pullDone(key, tag, err, &st); !done {
 			return err
+		}
+	}
+	if tag := objs[hqConfigKey]; tag != "" {
+		tag += objs[hqConfigKey+".sig"]
+		if s.pulled[hqConfigKey] != tag && s.refused[hqConfigKey] != tag {
+			err := s.pullConfig(ctx)
+			st.Config = err == nil
+			if done, err := s.pullDone(hqConfigKey, tag, err, &st); !done {
+				return err
+			}
 		}
 	}
 	s.mu.Lock()
@@ -180,9 +198,11 @@ func (h *hq) listObjects(ctx context.Context, prefix string) (map[string]string,
 }
 
 // Publish puts files under hq/ for the appliances to pull: a module
-// directory's three files (kind "module") or a feed and its signature
-// (kind "feed"). It refuses what is not signed; the appliances check the
-// signature against their own trusted keys.
+// directory's three files (kind "module"), a feed and its signature (kind
+// "feed"), or HQ's configuration and its signature (kind "config", name
+// "config"; checked with ParseConfig first). It refuses what is not
+// signed; the appliances check the signature against their own trusted
+// keys.
 func Publish(ctx context.Context, opts Options, kind, name string, files map[string][]byte) error {
 	if !publishName.MatchString(name) {
 		return fmt.Errorf("publish %s %q: names are lower-case letters, digits, - and _", kind, name)
@@ -195,8 +215,16 @@ func Publish(ctx context.Context, opts Options, kind, name string, files map[str
 		}
 	case "feed":
 		keys["feed"], keys["signature"] = hqFeedKey(name), hqFeedKey(name)+".sig"
+	case "config":
+		if name != "config" {
+			return fmt.Errorf("publish config: HQ publishes one configuration, named config")
+		}
+		if _, err := ParseConfig(files["config"]); err != nil && len(files["config"]) > 0 {
+			return fmt.Errorf("publish config: %w", err)
+		}
+		keys["config"], keys["signature"] = hqConfigKey, hqConfigKey+".sig"
 	default:
-		return fmt.Errorf("publish: %q is not module or feed", kind)
+		return fmt.Errorf("publish: %q is not module, feed or config", kind)
 	}
 	for f := range keys {
 		if len(files[f]) == 0 {
@@ -210,7 +238,7 @@ func Publish(ctx context.Context, opts Options, kind, name string, files map[str
 	defer h.close()
 	// The signature last: an appliance that lists in between sees the old
 	// signature with new bytes, refuses, and retries at its next run.
-	order := []string{"manifest.json", "module.wasm", "feed", "signature.json", "signature"}
+	order := []string{"manifest.json", "module.wasm", "feed", "config", "signature.json", "signature"}
 	for _, f := range order {
 		key, ok := keys[f]
 		if !ok {

@@ -20,22 +20,38 @@ type limiter struct {
 }
 
 func newLimiter(rate int64) *limiter {
-	if rate <= 0 {
-		return nil
-	}
+	l := &limiter{}
+	l.set(rate)
+	return l
+}
+
+// set changes the rate; zero or less is no cap.
+func (l *limiter) set(rate int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	burst := float64(rate) / 20 // 50 ms of traffic
 	if burst < 1024 {
 		burst = 1024
 	}
-	return &limiter{rate: float64(rate), burst: burst, tokens: burst, last: time.Now()}
+	l.rate, l.burst, l.tokens, l.last = float64(max(rate, 0)), burst, burst, time.Now()
 }
 
 // piece is the most one Write sends before it takes tokens again.
-func (l *limiter) piece() int { return int(l.burst) }
+func (l *limiter) piece() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rate == 0 {
+		return 256 << 10
+	}
+	return int(l.burst)
+}
 
 func (l *limiter) take(n int) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.rate == 0 {
+		return 0
+	}
 	now := time.Now()
 	l.tokens += now.Sub(l.last).Seconds() * l.rate
 	l.last = now

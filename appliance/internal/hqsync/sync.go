@@ -35,6 +35,7 @@ type Syncer struct {
 	// are tried again when they change or on Now (a key trusted since).
 	refused map[string]string
 	retry   atomic.Bool
+	every   atomic.Int64 // the interval HQ's configuration set, 0: opts.Interval
 	kick    chan struct{}
 	stop    context.CancelFunc
 	done    chan struct{}
@@ -95,6 +96,7 @@ type Report struct {
 
 // New checks the options and opens the outbox. It does not talk to HQ.
 func New(opts Options) (*Syncer, error) {
+	opts.applyStoredConfig()
 	opts.defaults()
 	if opts.DB == nil || opts.Journal == nil || opts.Vault == nil || opts.Appliance == "" || opts.Key == nil {
 		return nil, fmt.Errorf("%w: sync needs the store, journal, vault and appliance key", ErrConfig)
@@ -223,7 +225,7 @@ func (s *Syncer) loop(ctx context.Context) {
 		case <-t.C:
 		}
 		if s.out.paused() {
-			wait = s.opts.Interval
+			wait = s.interval()
 			continue
 		}
 		_, err := s.RunOnce(ctx)
@@ -231,9 +233,9 @@ func (s *Syncer) loop(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		case err == nil:
-			failures, wait = 0, s.opts.Interval
+			failures, wait = 0, s.interval()
 		case errors.Is(err, ErrPaused) || errors.Is(err, context.Canceled):
-			wait = s.opts.Interval
+			wait = s.interval()
 		default:
 			failures++
 			wait = backoff(s.opts.MinBackoff, s.opts.MaxBackoff, failures)

@@ -1,12 +1,16 @@
 // Package hqview is headquarters' read-only view of the cases in its
 // bucket (firebreak hq serve): the list of appliances and cases with each
-// case's verification, and for every verified case its report, built from
-// the entries HQ verified, and its journal.
+// case's verification and, for every verified case, the appliance
+// console's own case pages (case, timeline, triage, evidence, report),
+// served read-only from a local store rebuilt from the entries HQ verified,
+// verbatim; also the report and the journal on their own.
 //
 // It never shows a case that did not verify as if it had — such a case is
-// listed with the reason only — and it never writes to the bucket or acts
-// on a case. Every request needs the view's token: given once in the URL
-// printed at start, it becomes an HttpOnly cookie.
+// listed with the reason only, and it is not in the rebuilt store — and it
+// never writes to the bucket or acts on a case: every request but GET and
+// HEAD is refused, and the console pages are served to a viewer. Every
+// request needs the view's token: given once in the URL printed at start,
+// it becomes an HttpOnly cookie.
 package hqview
 
 import (
@@ -43,6 +47,7 @@ type Server struct {
 	mu       sync.RWMutex
 	cases    []Case
 	verified time.Time
+	views    map[string]*applianceView // by appliance: its verified cases, rebuilt
 }
 
 // New returns a view with a fresh random token.
@@ -56,7 +61,8 @@ func New(version string, log *slog.Logger) *Server {
 func (s *Server) Token() string { return s.token }
 
 // Set shows the cases of a verification run. A verified case's projection
-// is rebuilt from its verified entries.
+// is rebuilt from its verified entries, and each appliance's verified cases
+// are written into a store of their own for the console pages.
 func (s *Server) Set(reports []hqsync.CaseReport, at time.Time) {
 	var out []Case
 	for _, r := range reports {
@@ -72,6 +78,27 @@ func (s *Server) Set(reports []hqsync.CaseReport, at time.Time) {
 		c.Log = r.Log
 		out = append(out, c)
 	}
+	byApp := map[string][]*Case{}
+	for i := range out {
+		if out[i].Case != nil {
+			byApp[out[i].Appliance] = append(byApp[out[i].Appliance], &out[i])
+		}
+	}
+	views := map[string]*applianceView{}
+	for app, cs := range byApp {
+		v, bad, err := s.buildView(app, cs)
+		for c, err := range bad {
+			c.Case, c.Error = nil, fmt.Sprintf("the verified journal could not be rebuilt for viewing: %v", err)
+		}
+		if err != nil {
+			s.log.Error("hq view: rebuild the verified cases", "appliance", app, "err", err)
+			for _, c := range cs {
+				c.Case, c.Error = nil, "the verified journal could not be rebuilt for viewing"
+			}
+			continue
+		}
+		views[app] = v
+	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Appliance != out[j].Appliance {
 			return out[i].Appliance < out[j].Appliance
@@ -79,8 +106,23 @@ func (s *Server) Set(reports []hqsync.CaseReport, at time.Time) {
 		return out[i].Journal < out[j].Journal
 	})
 	s.mu.Lock()
-	s.cases, s.verified = out, at
+	old := s.views
+	s.cases, s.verified, s.views = out, at, views
 	s.mu.Unlock()
+	for _, v := range old {
+		v.close()
+	}
+}
+
+// Close removes the rebuilt stores.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range s.views {
+		v.close()
+	}
+	s.views = nil
+	return nil
 }
 
 func (s *Server) find(app, id string) (Case, bool) {
@@ -96,8 +138,9 @@ func (s *Server) find(app, id string) (Case, bool) {
 
 const cookie = "fb_hq"
 
-// ServeHTTP authenticates, then serves the list, a case's report or its
-// journal. Only GET is served.
+// ServeHTTP authenticates, then serves the list, the console pages of a
+// verified case, a case's report or its journal. Only GET and HEAD are
+// served, on every path.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -106,6 +149,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.Set("Allow", "GET, HEAD")
 		http.Error(w, "the HQ view is read-only", http.StatusMethodNotAllowed)
 		return
 	}
@@ -129,6 +173,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/":
 		s.index(w)
+	case strings.HasPrefix(r.URL.Path, "/assets/"):
+		serveAsset(w, r)
+	case len(parts) == 2 && parts[0] == "a" && !strings.HasSuffix(r.URL.Path, "/"):
+		u := *r.URL
+		u.Path += "/"
+		http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+	case len(parts) >= 2 && parts[0] == "a":
+		s.serveConsole(w, r, parts[1], strings.TrimPrefix(r.URL.Path, "/a/"+parts[1]))
 	case len(parts) == 3 && parts[0] == "cases":
 		s.report(w, r, parts[1], parts[2])
 	case len(parts) == 4 && parts[0] == "cases" && parts[3] == "journal.json":
@@ -151,7 +203,7 @@ var indexTmpl = template.Must(template.New("index").Parse(`<!doctype html>
 {{range .Cases}}<tr><td>{{.Appliance}}</td><td>{{.Journal}}</td><td>{{if .Case}}{{.Case.Title}}{{end}}</td><td>{{if .Case}}{{.Case.Phase}}{{end}}</td>
 <td>{{.Entries}}</td><td>{{.Blobs}}</td>
 <td>{{if .Error}}<span class="bad">FAILED: {{.Error}}</span>{{else if .Pending}}on its way{{else}}<span class="ok">verified</span>{{end}}</td>
-<td>{{if .Case}}<a href="/cases/{{.Appliance}}/{{.Journal}}?lang=zh">报告</a> <a href="/cases/{{.Appliance}}/{{.Journal}}?lang=en">report</a> <a href="/cases/{{.Appliance}}/{{.Journal}}/journal.json">journal</a>{{end}}</td></tr>
+<td>{{if .Case}}<a href="/a/{{.Appliance}}/?case={{.Journal}}#/case">console</a> <a href="/cases/{{.Appliance}}/{{.Journal}}?lang=zh">报告</a> <a href="/cases/{{.Appliance}}/{{.Journal}}?lang=en">report</a> <a href="/cases/{{.Appliance}}/{{.Journal}}/journal.json">journal</a>{{end}}</td></tr>
 {{end}}</table></body></html>
 `))
 

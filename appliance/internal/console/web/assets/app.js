@@ -3,8 +3,15 @@
 // that comes from the API (and so possibly from traffic) reaches the page
 // as text (textContent, text nodes, input values), never as markup.
 
+// A page served with <meta name="firebreak-root"> is HQ's read-only view of
+// one appliance's cases (firebreak hq serve): its API lives under that
+// root, only the case pages are shown, and no control that changes
+// anything is drawn (HQ's server refuses every change anyway).
+const ROOT = (document.querySelector('meta[name="firebreak-root"]') || {}).content || '';
+
 const S = {
   session: null,
+  readonly: ROOT !== '',
   lang: localStorage.getItem('lang') || 'zh-CN',
   dict: {},
   caseId: localStorage.getItem('caseId') || '',
@@ -13,7 +20,8 @@ const S = {
   pollTimer: null,
 };
 
-const PAGES = ['dashboard', 'case', 'alerts', 'hosts', 'containment', 'modules', 'triage', 'evidence', 'sync', 'report'];
+const PAGES = ROOT ? ['case', 'triage', 'evidence', 'report']
+  : ['dashboard', 'case', 'alerts', 'hosts', 'containment', 'modules', 'triage', 'evidence', 'sync', 'report'];
 const PHASES = ['intake', 'confirmed', 'contained', 'eradicated', 'recovered', 'hardened', 'reported', 'closed'];
 
 function t(key, ...args) {
@@ -53,10 +61,10 @@ async function api(method, path, body, opts = {}) {
   const headers = {};
   if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = S.session ? S.session.csrf : '';
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const r = await fetch('/api/v1' + path, {
+  const r = await fetch(ROOT + '/api/v1' + path, {
     method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (r.status === 401) { location.href = '/login'; throw new APIError(401, t('session.expired')); }
+  if (r.status === 401) { location.href = ROOT + '/login'; throw new APIError(401, t('session.expired')); }
   if (!r.ok) {
     const e = await r.json().catch(() => ({}));
     throw new APIError(r.status, e.error || r.statusText, e.id);
@@ -95,6 +103,7 @@ const isAdmin = () => S.session && S.session.role === 'admin';
 // actButton is a button for something that changes state; viewers see it
 // disabled with the reason.
 function actButton(label, onclick, cls) {
+  if (S.readonly) return document.createDocumentFragment(); // nothing, wherever it is put
   const b = h('button', { type: 'button', text: label, onclick, class: cls || '' });
   if (!canAct()) { b.disabled = true; b.title = t('viewer.cannot'); }
   return b;
@@ -267,7 +276,7 @@ pages.case = async (main) => {
       if (await confirmDialog(t('phase.back', t('phase.' + PHASES[cur - 1])))) cmd('phase', { to: PHASES[cur - 1], reason: reason.value });
     }));
   }
-  phaseCtl.append(reason);
+  if (!S.readonly) phaseCtl.append(reason);
 
   // Classification.
   const cl = c.classification;
@@ -287,13 +296,13 @@ pages.case = async (main) => {
   const noteText = h('textarea', { rows: 2, class: 'wide', placeholder: t('note.text') });
   const notes = h('div', {}, (c.notes || []).slice().reverse().map((n) => h('div', { class: 'note' },
     h('div', { class: 'meta', text: fmtTime(n.at) + ' · ' + n.actor }), h('div', { text: n.text }))),
-  h('div', { class: 'row' }, noteText, actButton(t('note.add'), () => noteText.value && cmd('notes', { text: noteText.value }))));
+  S.readonly ? null : h('div', { class: 'row' }, noteText, actButton(t('note.add'), () => noteText.value && cmd('notes', { text: noteText.value }))));
   const taskTitle = h('input', { placeholder: t('task.title'), class: 'wide' });
   const taskWho = h('input', { placeholder: t('task.assignee') });
   const tasks = h('div', {}, table([t('task.id'), t('task.title'), t('task.assignee'), t('task.status'), ''],
     (c.tasks || []).map((k) => [String(k.id), k.title, k.assignee || '', t('task.' + k.status),
       k.status === 'open' ? actButton(t('task.markdone'), () => cmd('task', { id: k.id, status: 'done' })) : (k.done_by || '')])),
-  h('div', { class: 'row' }, taskTitle, taskWho, actButton(t('task.add'), () => taskTitle.value && cmd('tasks', { title: taskTitle.value, assignee: taskWho.value || undefined }))));
+  S.readonly ? null : h('div', { class: 'row' }, taskTitle, taskWho, actButton(t('task.add'), () => taskTitle.value && cmd('tasks', { title: taskTitle.value, assignee: taskWho.value || undefined }))));
 
   // Timeline with filters.
   const ftype = h('input', { placeholder: t('tl.type') }), factor = h('input', { placeholder: t('tl.actor') });
@@ -534,6 +543,7 @@ pages.triage = async (main) => {
   };
   const button = (s, action, q, cls) => {
     const b = actButton(t('triage.' + action), step(s, action, q), cls);
+    if (S.readonly) return b;
     b.dataset.step = s.id;
     b.dataset.action = action;
     return b;
@@ -590,7 +600,7 @@ pages.evidence = async (main) => {
   main.append(section(t('ev.title', c.id), table([t('ev.exhibit'), t('ev.category'), t('ev.format'), t('ev.name'), 'SHA-256', t('bytes'), t('ev.collected')],
     (c.evidence || []).map((e) => [e.exhibit || '', e.category, e.format, (e.source && e.source.path) || e.description || '', h('code', { text: e.sha256 }),
       fmtBytes(e.size), fmtTime(e.collected_at) + ' · ' + (e.collected_by || '')]), t('ev.none'))),
-  section(t('ev.exporttitle'), h('div', { class: 'row' }, btn, bar, status)));
+  S.readonly ? document.createDocumentFragment() : section(t('ev.exporttitle'), h('div', { class: 'row' }, btn, bar, status)));
 };
 
 pages.sync = async (main) => {
@@ -625,7 +635,7 @@ pages.report = async (main) => {
   lang.value = S.lang.startsWith('zh') ? 'zh' : 'en';
   const frame = h('iframe', { class: 'report', title: t('report.preview') });
   frame.setAttribute('sandbox', '');
-  const show = () => { frame.src = '/api/v1/cases/' + id + '/report?lang=' + lang.value; };
+  const show = () => { frame.src = ROOT + '/api/v1/cases/' + id + '/report?lang=' + lang.value; };
   lang.addEventListener('change', show);
   show();
   main.append(section(t('report.title', S.caseId), h('div', { class: 'row' }, lang,
@@ -659,6 +669,7 @@ async function renderCaseBar() {
     S.cases.map((c) => h('option', { value: c.id, text: c.id + ' · ' + c.title })));
   sel.value = S.caseId;
   const title = h('input', { placeholder: t('case.newtitle'), id: 'case-title' });
+  if (S.readonly) { bar.append(h('label', { text: t('case') + ' ' }), sel); return; }
   bar.append(h('label', { text: t('case') + ' ' }), sel, title,
     actButton(t('case.open'), async () => {
       if (!title.value) return;
@@ -669,7 +680,7 @@ async function renderCaseBar() {
 
 function currentPage() {
   const p = (location.hash.match(/^#\/(\w+)/) || [])[1];
-  return PAGES.includes(p) ? p : 'dashboard';
+  return PAGES.includes(p) ? p : PAGES[0];
 }
 
 let routeGen = 0;
@@ -692,8 +703,10 @@ async function route() {
 }
 
 async function start() {
-  const r = await fetch('/console/session', { credentials: 'same-origin' });
-  if (!r.ok) { location.href = '/login'; return; }
+  const r = await fetch(ROOT + '/console/session', { credentials: 'same-origin' });
+  if (!r.ok) { location.href = ROOT + '/login'; return; }
+  const pick = new URLSearchParams(location.search).get('case');
+  if (pick) S.caseId = pick;
   S.session = await r.json();
   await loadDict(S.lang);
   $('lang').addEventListener('change', async (e) => {
@@ -703,9 +716,10 @@ async function start() {
     renderCaseBar();
     route();
   });
+  $('logout').hidden = S.readonly;
   $('logout').addEventListener('click', async () => {
-    await fetch('/console/logout', { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': S.session.csrf } });
-    location.href = '/login';
+    await fetch(ROOT + '/console/logout', { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': S.session.csrf } });
+    location.href = ROOT + '/login';
   });
   window.addEventListener('hashchange', route);
   // Live updates: the current page's poll function runs every few seconds.
