@@ -155,6 +155,7 @@ func Start(opts Options) (d *Daemon, err error) {
 	if d.Sensor, err = sensor.New(sensor.Options{EVEDir: filepath.Join(dir.Path, "eve"), Detect: d.Detect, Logger: log}); err != nil {
 		return nil, err
 	}
+	d.Modules.OnFeeds = func() { d.Sensor.Reload("ioc") } // a new feed applies to live traffic at once
 	var ctx context.Context
 	ctx, d.stop = context.WithCancel(context.Background())
 	if opts.Sample {

@@ -115,6 +115,7 @@ type Run struct {
 	mods []*modhost.Module
 	p    *modhost.Pipeline
 	ctx  context.Context
+	src  Source // where configs come from; nil if given with the packages
 
 	mu       sync.Mutex
 	fold     map[foldKey]int // index into findings
@@ -149,7 +150,7 @@ func (d *Detector) Start(ctx context.Context, next func(*capture.Event) error) (
 	if err != nil {
 		return nil, err
 	}
-	r := &Run{host: h, ctx: ctx, fold: map[foldKey]int{}, flows: map[uint64]string{}}
+	r := &Run{host: h, ctx: ctx, src: d.opts.Source, fold: map[foldKey]int{}, flows: map[uint64]string{}}
 	for _, pkg := range pkgs {
 		if err := ctx.Err(); err != nil { // a first compile takes seconds: a stop need not wait for all
 			h.Close(context.WithoutCancel(ctx))
@@ -209,6 +210,26 @@ func onTraffic(pkgs []*modhost.Package) []*modhost.Package {
 // modules: one flow engine, their packet taps and flow starts
 // (modhost.Pipeline.Configure).
 func (r *Run) Configure(opts *capture.Options) { r.p.Configure(opts) }
+
+// Reload gives the running module its config from the source again (the
+// ioc module, when an indicator feed was installed): the instance running
+// finishes what it has and the next event starts one with the new config.
+func (r *Run) Reload(module string) error {
+	if r.src == nil {
+		return nil
+	}
+	config, err := r.src.Config(module)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished {
+		return nil
+	}
+	_, err = r.p.Reconfigure(module, config)
+	return err
+}
 
 // Modules names the modules of the run exactly, for the analysis record.
 func (r *Run) Modules() []cases.ModuleUsed { return slices.Clone(r.used) }

@@ -2,6 +2,9 @@ package detect
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,6 +15,8 @@ import (
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/cases"
 	"github.com/firebreak-ir/firebreak/appliance/internal/modhost"
+	"github.com/firebreak-ir/firebreak/appliance/internal/modhost/firstparty"
+	"github.com/firebreak-ir/firebreak/appliance/internal/modstore"
 	"github.com/firebreak-ir/firebreak/capture"
 )
 
@@ -133,4 +138,51 @@ func TestStartStopsWhenCancelled(t *testing.T) {
 	cancel()
 	_, err := d.Start(ctx, discard)
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// An indicator feed installed while a source runs applies to the traffic
+// that follows: the ioc module of the run is given the new config, and
+// what it found before is kept.
+func TestFeedReloadsARunningSource(t *testing.T) {
+	store, err := modstore.Open(t.TempDir())
+	require.NoError(t, err)
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	_, err = store.TrustKey("hq", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))
+	require.NoError(t, err)
+	d, err := New(Options{Source: store, Trust: store.Trust(), CacheDir: cacheDir})
+	if errors.Is(err, ErrNoModules) || errors.Is(err, firstparty.ErrNotBuilt) {
+		t.Skipf("%v: run make modules first", err)
+	}
+	require.NoError(t, err)
+	var iocAlerts []string
+	r, err := d.Start(context.Background(), func(ev *capture.Event) error {
+		if ev.EventType == "alert" && ev.Alert.Metadata["firebreak_module"][0] == "ioc" {
+			iocAlerts = append(iocAlerts, ev.SrcIP+" -> "+ev.DestIP)
+		}
+		return nil
+	})
+	if errors.Is(err, firstparty.ErrNotBuilt) {
+		t.Skipf("%v: run make modules first", err)
+	}
+	require.NoError(t, err)
+	store.OnFeeds = func() { require.NoError(t, r.Reload("ioc")) }
+	pcap := filepath.Join(malicious, "ndpi-malware.pcap")
+	if _, err := os.Stat(pcap); err != nil {
+		t.Skipf("test data absent (%v): the labelled captures live in ../shared/testdata", err)
+	}
+	live := func() { // the same traffic again, as a live source would see it go on
+		_, err := capture.Analyze(context.Background(), capture.Options{Workers: 1, NoStats: true}, []string{pcap}, r.Emit)
+		require.NoError(t, err)
+	}
+	live()
+	assert.Empty(t, iocAlerts, "no feed yet")
+
+	feed := []byte(`{"indicators":[{"type":"ip","value":"67.215.92.210","name":"C2 from the feed"}]}`)
+	_, err = store.InstallFeed("hq-feed", feed, modhost.SignFeed(key, "hq-feed", feed), "hq")
+	require.NoError(t, err)
+	live()
+	_, err = r.Finish()
+	require.NoError(t, err)
+	assert.Contains(t, iocAlerts, "192.168.7.7 -> 67.215.92.210", "the feed applies to the traffic after it")
 }

@@ -1,6 +1,8 @@
 package modhost
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"context"
 	"errors"
 	"net/netip"
@@ -239,6 +241,31 @@ func (p *Pipeline) deliver(m *Module) error {
 	}
 	m.alerts, m.actions = m.alerts[:0], m.actions[:0]
 	return nil
+}
+
+// Reconfigure gives the module called name a new config, as when an
+// indicator feed is installed while a live source runs: the events it has
+// pending are delivered and its end-of-input flush runs, the instance is
+// discarded, and the next event starts one with the new config. It is
+// journaled. It reports false if no module has that name.
+func (p *Pipeline) Reconfigure(name string, config []byte) (bool, error) {
+	for _, m := range p.mods {
+		if m.Manifest.Name != name {
+			continue
+		}
+		if m.inst != nil && !m.disabled {
+			if err := p.run(m, true); err != nil {
+				return true, err
+			}
+			m.discard(p.ctx)
+		}
+		m.config = config
+		sum := sha256.Sum256(config)
+		p.h.journal(p.ctx, "module.reconfigured", map[string]any{"module": name, "version": m.Manifest.Version,
+			"config_sha256": hex.EncodeToString(sum[:]), "config_bytes": len(config)})
+		return true, nil
+	}
+	return false, nil
 }
 
 // Finish delivers what is pending, calls every module's fb_flush and emits

@@ -102,6 +102,11 @@ type Store struct {
 	embedded     []embeddedModule
 	embeddedErr  error
 
+	// OnFeeds, if set, is called after a feed is installed (outside the
+	// store's lock): the daemon reconfigures the ioc module of the live
+	// sources with it.
+	OnFeeds func()
+
 	mu sync.Mutex
 	st state
 }
@@ -415,18 +420,28 @@ func (s *Store) InstallFeed(name string, data, sig []byte, from string) (Feed, e
 	sum := sha256.Sum256(data)
 	f := Feed{Name: name, SHA256: hex.EncodeToString(sum[:]), Size: len(data), Indicators: len(ff.Indicators),
 		Signer: signer, InstalledAt: s.now().UTC(), From: from}
+	if err := s.saveFeed(f, data, sig); err != nil {
+		return Feed{}, err
+	}
+	if s.OnFeeds != nil {
+		s.OnFeeds()
+	}
+	return f, nil
+}
+
+func (s *Store) saveFeed(f Feed, data, sig []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	base := filepath.Join(s.dir, "feeds", name)
+	base := filepath.Join(s.dir, "feeds", f.Name)
 	if err := datadir.WriteFileAtomic(base+".json", data, 0o600); err != nil {
-		return Feed{}, err
+		return err
 	}
 	if err := datadir.WriteFileAtomic(base+".sig", sig, 0o600); err != nil {
-		return Feed{}, err
+		return err
 	}
 	next := s.st.clone()
-	next.Feeds[name] = f
-	return f, s.save(next)
+	next.Feeds[f.Name] = f
+	return s.save(next)
 }
 
 // HasFeed reports whether the feed is installed with these bytes.

@@ -222,6 +222,20 @@ func (s *Sensor) finish(ctx context.Context, source string, run *detect.Run) {
 	}
 }
 
+// Reload gives a module of every live source its config again, from the
+// detector's source: an indicator feed installed while the box captures
+// takes effect on the traffic that follows, without restarting capture.
+func (s *Sensor) Reload(module string) {
+	s.mu.Lock()
+	runs := append([]*detect.Run(nil), s.runs...)
+	s.mu.Unlock()
+	for _, r := range runs {
+		if err := r.Reload(module); err != nil {
+			s.log.Error("module not reconfigured", "module", module, "err", err)
+		}
+	}
+}
+
 // ModuleHealth sums, per module, what it did on every source since the
 // daemon started: events, batches, alerts, faults, time in its calls.
 func (s *Sensor) ModuleHealth() map[string]modhost.ModuleStats {
