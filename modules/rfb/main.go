@@ -58,17 +58,25 @@ func serverVersion(p []byte) string {
 
 func (r *rfb) Batch(b sdk.Batch) error {
 	return b.Each(func(ev sdk.Event) error {
-		switch ev.Kind() {
-		case sdk.KindFlow:
-			delete(r.sessions, ev.FlowID()) // the session is over
-		case sdk.KindPacket:
+		if ev.Kind() == sdk.KindPacket {
 			return r.packet(ev)
 		}
 		return nil
 	})
 }
 
+// TCP flags that end a session.
+const (
+	fin = 0x01
+	rst = 0x04
+)
+
 func (r *rfb) packet(ev sdk.Event) error {
+	if ev.Uint(sdk.FieldTCPFlags)&(fin|rst) != 0 {
+		// The session is over once this packet is read: a server may send
+		// its last answer with its FIN.
+		defer delete(r.sessions, ev.FlowID())
+	}
 	p := ev.Bytes(sdk.FieldPayload)
 	if len(p) == 0 {
 		return nil

@@ -76,6 +76,17 @@ func TestFailedAuthentication(t *testing.T) {
 	require.Contains(t, a.Metadata, "reason=Authentication failed")
 }
 
+func TestResultWithTheServersFIN(t *testing.T) {
+	alerts := run(t, func(b *sdk.Builder) {
+		handshake(b)
+		b.Begin(sdk.Header{Kind: sdk.KindPacket, Proto: 6, FlowID: 7, Src: server, Dst: client, SrcPort: 5900, DstPort: 46381})
+		b.Raw(sdk.FieldPayload, be32(1))
+		b.Uint(sdk.FieldTCPFlags, 0x19) // FIN, PSH, ACK
+		b.End()
+	})
+	require.Len(t, alerts, 1)
+}
+
 func TestResultInSeparatePackets(t *testing.T) {
 	// The result, the reason's length and the reason, each in its own
 	// segment, as some servers send them.
@@ -108,7 +119,8 @@ func TestOneAlertPerPair(t *testing.T) {
 	alerts := run(t, func(b *sdk.Builder) {
 		for i := 0; i < 5; i++ {
 			handshake(b, be32(1))
-			b.Begin(sdk.Header{Kind: sdk.KindFlow, Proto: 6, FlowID: 7, Src: client, Dst: server, DstPort: 5900})
+			b.Begin(sdk.Header{Kind: sdk.KindPacket, Proto: 6, FlowID: 7, Src: client, Dst: server, SrcPort: 46381, DstPort: 5900})
+			b.Uint(sdk.FieldTCPFlags, 0x11) // FIN, ACK: the session ends
 			b.End()
 		}
 	})

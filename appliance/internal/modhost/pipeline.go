@@ -1,13 +1,14 @@
 package modhost
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"context"
 	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/firebreak-ir/firebreak/capture"
@@ -26,6 +27,14 @@ type Pipeline struct {
 	last    int64 // packet time of the last event, Unix ns
 	done    bool
 
+	// The modules' first instances start in the background as the
+	// pipeline is made (a Go module's runtime takes milliseconds to start,
+	// and the flow engine runs on one core); the first Emit, Reconfigure
+	// or Finish waits for them.
+	starting sync.WaitGroup
+	started  bool
+	startErr []error // per module, as p.mods
+
 	// Stats, per module name.
 	Stats map[string]*ModuleStats
 }
@@ -41,11 +50,32 @@ type ModuleStats struct {
 // Pipeline returns a pipeline over the modules that calls next with every
 // event and alert. Modules start on first use.
 func (h *Host) Pipeline(ctx context.Context, mods []*Module, next func(*capture.Event) error) *Pipeline {
-	p := &Pipeline{ctx: ctx, h: h, mods: mods, next: next, Stats: map[string]*ModuleStats{}}
-	for _, m := range mods {
+	p := &Pipeline{ctx: ctx, h: h, mods: mods, next: next, Stats: map[string]*ModuleStats{}, startErr: make([]error, len(mods))}
+	for i, m := range mods {
 		p.Stats[m.Manifest.Name] = &ModuleStats{}
+		if !m.disabled && m.inst == nil {
+			p.starting.Go(func() { p.startErr[i] = m.start(ctx) }) // each module has its own runtime
+		}
 	}
 	return p
+}
+
+// ready waits for the modules' first instances; one that failed to start
+// is a fault, as if it had failed at its first event.
+func (p *Pipeline) ready() error {
+	if p.started {
+		return nil
+	}
+	p.starting.Wait()
+	p.started = true
+	for i, err := range p.startErr {
+		if err != nil {
+			if err := p.fault(p.mods[i], err); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Configure sets what the analysis feeding the pipeline must produce for
@@ -70,6 +100,9 @@ func (p *Pipeline) Configure(opts *capture.Options) {
 // their last alerts come before it. Packet and flow-start events are for
 // the modules only: they are not passed on.
 func (p *Pipeline) Emit(ev *capture.Event) error {
+	if err := p.ready(); err != nil {
+		return err
+	}
 	if ev.EventType == "stats" {
 		if err := p.Finish(); err != nil {
 			return err
@@ -249,6 +282,9 @@ func (p *Pipeline) deliver(m *Module) error {
 // discarded, and the next event starts one with the new config. It is
 // journaled. It reports false if no module has that name.
 func (p *Pipeline) Reconfigure(name string, config []byte) (bool, error) {
+	if err := p.ready(); err != nil {
+		return false, err
+	}
 	for _, m := range p.mods {
 		if m.Manifest.Name != name {
 			continue
@@ -274,6 +310,9 @@ func (p *Pipeline) Reconfigure(name string, config []byte) (bool, error) {
 func (p *Pipeline) Finish() error {
 	if p.done {
 		return nil
+	}
+	if err := p.ready(); err != nil {
+		return err
 	}
 	p.done = true
 	for _, m := range p.mods {
