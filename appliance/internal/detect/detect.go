@@ -271,13 +271,7 @@ func (r *Run) Stats() map[string]modhost.ModuleStats {
 	return r.stats()
 }
 
-func (r *Run) stats() map[string]modhost.ModuleStats {
-	out := map[string]modhost.ModuleStats{}
-	for name, st := range r.p.Stats {
-		out[name] = *st
-	}
-	return out
-}
+func (r *Run) stats() map[string]modhost.ModuleStats { return r.p.ModuleStats() }
 
 // Findings returns every finding of the run so far, folded.
 func (r *Run) Findings() []cases.Finding {

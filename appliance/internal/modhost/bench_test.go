@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -190,8 +191,9 @@ func BenchmarkAnalyzeModules(b *testing.B) {
 		b.Logf("FIREBREAK_BENCH_PCAP not given: the test captures, ten times (make bench measures the large capture)")
 	}
 	// analyze runs the capture through mods (none: no modules) and returns
-	// the time it took, the packets, and the pipeline.
-	analyze := func(b *testing.B, h *modhost.Host, mods []*modhost.Module) (time.Duration, uint64, *modhost.Pipeline) {
+	// the time it took (wall and CPU, the modules' goroutine included), the
+	// packets, and the pipeline.
+	analyze := func(b *testing.B, h *modhost.Host, mods []*modhost.Module) (time.Duration, time.Duration, uint64, *modhost.Pipeline) {
 		// As firebreak analyze runs, and as the capture benchmark measures
 		// the pipeline: every event written as EVE.
 		w := capture.NewEVEWriter(io.Discard)
@@ -203,11 +205,11 @@ func BenchmarkAnalyzeModules(b *testing.B) {
 		} else {
 			emit = w.Write
 		}
-		start := time.Now()
+		start, cpu := time.Now(), cpuTime()
 		st, err := capture.Analyze(context.Background(), opts, pcaps, emit)
 		require.NoError(b, err)
 		require.NoError(b, w.Flush())
-		return time.Since(start), st.Packets, p
+		return time.Since(start), cpuTime() - cpu, st.Packets, p
 	}
 	for _, v := range []struct {
 		name          string
@@ -217,14 +219,15 @@ func BenchmarkAnalyzeModules(b *testing.B) {
 			h, _ := newHost(b, modhost.Options{Uninterruptible: v.uninterrupted})
 			mods := loadFirstParty(b, h)
 			none, with := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
+			noneCPU, withCPU := none, with
 			var packets uint64
 			var p *modhost.Pipeline
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				t, _, _ := analyze(b, h, nil)
-				none = min(none, t)
-				t, packets, p = analyze(b, h, mods)
-				with = min(with, t)
+				t, cpu, _, _ := analyze(b, h, nil)
+				none, noneCPU = min(none, t), min(noneCPU, cpu)
+				t, cpu, packets, p = analyze(b, h, mods)
+				with, withCPU = min(with, t), min(withCPU, cpu)
 			}
 			base := float64(none.Nanoseconds()) / float64(packets)
 			perPacket := float64(with.Nanoseconds()) / float64(packets)
@@ -232,6 +235,8 @@ func BenchmarkAnalyzeModules(b *testing.B) {
 			b.ReportMetric(1e9/perPacket, "packets/s-with")
 			b.ReportMetric((perPacket-base)/base, "module-share")
 			b.ReportMetric(perPacket-base, "module-ns/packet")
+			// What the modules cost in CPU, on whichever core they ran.
+			b.ReportMetric(float64(withCPU-noneCPU)/float64(noneCPU), "module-cpu-share")
 			for _, name := range firstPartyNames {
 				if st := p.Stats[name]; st != nil && st.Events > 0 {
 					b.Logf("%-10s %7d events in %4d batches, %6.2f µs/event in the module", name, st.Events, st.Batches,
@@ -240,4 +245,13 @@ func BenchmarkAnalyzeModules(b *testing.B) {
 			}
 		})
 	}
+}
+
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -17,26 +17,57 @@ import (
 
 // Pipeline feeds capture events to modules and passes every event on,
 // followed by the alerts the modules raise. Its Emit fits capture.Analyze's
-// emit. It is driven by one goroutine.
+// emit; Emit, Reconfigure and Finish are called from one goroutine at a time.
+//
+// The modules run beside the caller, in a goroutine of their own: Emit
+// gathers each module's records into a batch and hands the full batch over,
+// so the flow engine goes on while the modules work (analyze with modules
+// runs one flow engine, which leaves the other cores free). Their alerts are
+// passed on by the next Emit, and all of them before Finish returns; the
+// order of the events a module sees, and so what it finds, does not change.
 type Pipeline struct {
 	ctx     context.Context
 	h       *Host
 	mods    []*Module
 	next    func(*capture.Event) error
 	scratch sdk.Builder
-	last    int64 // packet time of the last event, Unix ns
 	done    bool
+	batches map[*Module]*batch // being filled, per module
 
-	// The modules' first instances start in the background as the
-	// pipeline is made (a Go module's runtime takes milliseconds to start,
-	// and the flow engine runs on one core); the first Emit, Reconfigure
-	// or Finish waits for them.
-	starting sync.WaitGroup
-	started  bool
-	startErr []error // per module, as p.mods
+	jobs   chan job
+	worker chan struct{} // closed when the worker has returned
 
-	// Stats, per module name.
-	Stats map[string]*ModuleStats
+	outMu sync.Mutex
+	out   []*capture.Event // alerts raised, not yet passed on
+	err   error            // the worker's, if it had to stop (cancelled)
+
+	// The worker's own: the packet time of the last event delivered.
+	last int64
+
+	// statsMu guards Stats while the worker runs; read them with
+	// ModuleStats, or directly once Finish has returned.
+	statsMu sync.Mutex
+	Stats   map[string]*ModuleStats
+}
+
+// batch is records for one module, in host memory, on their way to it.
+type batch struct {
+	recs   []byte
+	events int
+	last   int64 // packet time of the last record
+}
+
+// job is what the worker does next for a module: deliver a batch, or
+// (flush) end its input and discard its instance, then (reconfig) give it
+// a new config. done, if set, is told when it is done.
+type job struct {
+	m        *Module
+	b        *batch
+	dropped  int // records too large to deliver, to count
+	flush    bool
+	reconfig bool
+	config   []byte
+	done     chan struct{}
 }
 
 // ModuleStats counts what a module did in a pipeline.
@@ -47,35 +78,163 @@ type ModuleStats struct {
 	Time                                     time.Duration // spent in the module's batch calls
 }
 
-// Pipeline returns a pipeline over the modules that calls next with every
-// event and alert. Modules start on first use.
-func (h *Host) Pipeline(ctx context.Context, mods []*Module, next func(*capture.Event) error) *Pipeline {
-	p := &Pipeline{ctx: ctx, h: h, mods: mods, next: next, Stats: map[string]*ModuleStats{}, startErr: make([]error, len(mods))}
-	for i, m := range mods {
-		p.Stats[m.Manifest.Name] = &ModuleStats{}
-		if !m.disabled && m.inst == nil {
-			p.starting.Go(func() { p.startErr[i] = m.start(ctx) }) // each module has its own runtime
-		}
+var batchPool sync.Pool
+
+func (p *Pipeline) newBatch() *batch {
+	if b, ok := batchPool.Get().(*batch); ok && cap(b.recs) >= p.h.opts.BatchBytes {
+		return b
 	}
+	return &batch{recs: make([]byte, 0, p.h.opts.BatchBytes)}
+}
+
+// Pipeline returns a pipeline over the modules that calls next with every
+// event and alert. The modules' first instances start at once, in the
+// background (a Go module's runtime takes milliseconds to start).
+func (h *Host) Pipeline(ctx context.Context, mods []*Module, next func(*capture.Event) error) *Pipeline {
+	p := &Pipeline{ctx: ctx, h: h, mods: mods, next: next, Stats: map[string]*ModuleStats{}, batches: map[*Module]*batch{}}
+	for _, m := range mods {
+		p.Stats[m.Manifest.Name] = &ModuleStats{}
+	}
+	p.open()
 	return p
 }
 
-// ready waits for the modules' first instances; one that failed to start
-// is a fault, as if it had failed at its first event.
-func (p *Pipeline) ready() error {
-	if p.started {
-		return nil
-	}
-	p.starting.Wait()
-	p.started = true
-	for i, err := range p.startErr {
-		if err != nil {
-			if err := p.fault(p.mods[i], err); err != nil {
-				return err
-			}
+// open starts the modules' goroutine.
+func (p *Pipeline) open() {
+	p.done = false
+	p.jobs, p.worker = make(chan job, 4*len(p.mods)+4), make(chan struct{})
+	go p.work()
+}
+
+// work runs the modules: it starts their first instances, then does the
+// jobs in the order they come until the channel closes.
+func (p *Pipeline) work() {
+	defer close(p.worker)
+	p.statsMu.Lock()
+	for _, m := range p.mods {
+		if !m.disabled && m.inst == nil {
+			p.keep(p.start(m))
 		}
 	}
-	return nil
+	p.statsMu.Unlock()
+	for j := range p.jobs {
+		p.statsMu.Lock()
+		p.do(j)
+		p.statsMu.Unlock()
+		if j.b != nil {
+			j.b.recs, j.b.events = j.b.recs[:0], 0
+			batchPool.Put(j.b)
+		}
+		if j.done != nil {
+			close(j.done)
+		}
+	}
+}
+
+// keep records the first error that stops the worker (a cancelled context,
+// or the next stage's error); faults of a module are not such errors.
+func (p *Pipeline) keep(err error) {
+	if err == nil {
+		return
+	}
+	p.outMu.Lock()
+	defer p.outMu.Unlock()
+	if p.err == nil {
+		p.err = err
+	}
+}
+
+func (p *Pipeline) stopped() bool {
+	p.outMu.Lock()
+	defer p.outMu.Unlock()
+	return p.err != nil
+}
+
+func (p *Pipeline) do(j job) {
+	m := j.m
+	p.Stats[m.Manifest.Name].Dropped += j.dropped
+	if p.stopped() {
+		return
+	}
+	if j.b != nil && !m.disabled {
+		p.last = j.b.last
+		for rest := sdk.Batch(j.b.recs); ; {
+			ev, r, ok := rest.Next()
+			if !ok {
+				break
+			}
+			rest = r
+			if err := p.append(m, ev); err != nil {
+				p.keep(err)
+				return
+			}
+			if m.disabled {
+				return
+			}
+		}
+		p.keep(p.run(m, false))
+	}
+	if j.flush && !m.disabled {
+		p.keep(p.run(m, true))
+		m.discard(p.ctx)
+	}
+	if j.reconfig {
+		p.setConfig(m, j.config)
+	}
+}
+
+// setConfig gives m the config its next instance starts with, and journals it.
+func (p *Pipeline) setConfig(m *Module, config []byte) {
+	m.config = config
+	sum := sha256.Sum256(config)
+	p.h.journal(p.ctx, "module.reconfigured", map[string]any{"module": m.Manifest.Name, "version": m.Manifest.Version,
+		"config_sha256": hex.EncodeToString(sum[:]), "config_bytes": len(config)})
+}
+
+// send hands a job to the worker.
+func (p *Pipeline) send(j job) error {
+	select {
+	case p.jobs <- j:
+		return nil
+	case <-p.ctx.Done():
+		return p.ctx.Err()
+	}
+}
+
+// hand gives the worker m's batch being filled, if it holds anything.
+func (p *Pipeline) hand(m *Module) error {
+	b := p.batches[m]
+	if b == nil || b.events == 0 {
+		return nil
+	}
+	delete(p.batches, m)
+	return p.send(job{m: m, b: b})
+}
+
+// drain passes on the alerts the modules raised so far.
+func (p *Pipeline) drain() error {
+	p.outMu.Lock()
+	out, err := p.out, p.err
+	p.out = nil
+	p.outMu.Unlock()
+	for _, ev := range out {
+		if err := p.next(ev); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// ModuleStats is a copy of what each module did so far, safe to read while
+// the pipeline runs.
+func (p *Pipeline) ModuleStats() map[string]ModuleStats {
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	out := make(map[string]ModuleStats, len(p.Stats))
+	for name, st := range p.Stats {
+		out[name] = *st
+	}
+	return out
 }
 
 // Configure sets what the analysis feeding the pipeline must produce for
@@ -100,7 +259,7 @@ func (p *Pipeline) Configure(opts *capture.Options) {
 // their last alerts come before it. Packet and flow-start events are for
 // the modules only: they are not passed on.
 func (p *Pipeline) Emit(ev *capture.Event) error {
-	if err := p.ready(); err != nil {
+	if err := p.drain(); err != nil {
 		return err
 	}
 	if ev.EventType == "stats" {
@@ -118,32 +277,39 @@ func (p *Pipeline) Emit(ev *capture.Event) error {
 	if !p.subscribed(ev.EventType) {
 		return nil
 	}
+	if p.done {
+		p.open() // events after Finish: the modules start again, and a later Finish ends them
+	}
 	p.scratch.Reset()
 	k, t, ok := encode(&p.scratch, ev)
 	if !ok {
 		return nil
 	}
-	p.last = t
 	rec := p.scratch.Bytes()
 	for _, m := range p.mods {
-		if m.disabled || !m.wants(k) || k == sdk.KindPacket && ev.Packet.Taps&(1<<m.tap) == 0 {
+		if !m.wants(k) || k == sdk.KindPacket && ev.Packet.Taps&(1<<m.tap) == 0 {
 			continue
 		}
-		if m.pending+len(rec) > p.h.opts.BatchBytes || m.events >= p.h.opts.BatchEvents {
-			if err := p.run(m, false); err != nil {
+		if len(rec) > p.h.opts.BatchBytes { // larger than the whole buffer: cannot be delivered
+			if err := p.send(job{m: m, dropped: 1}); err != nil {
 				return err
 			}
-			if m.disabled {
-				continue
-			}
-		}
-		if len(rec) > p.h.opts.BatchBytes {
-			p.Stats[m.Manifest.Name].Dropped++ // larger than the whole buffer: cannot be delivered
 			continue
 		}
-		if err := p.append(m, rec); err != nil {
-			return err
+		b := p.batches[m]
+		if b != nil && (len(b.recs)+len(rec) > p.h.opts.BatchBytes || b.events >= p.h.opts.BatchEvents) {
+			if err := p.hand(m); err != nil {
+				return err
+			}
+			b = nil
 		}
+		if b == nil {
+			b = p.newBatch()
+			p.batches[m] = b
+		}
+		b.recs = append(b.recs, rec...)
+		b.events++
+		b.last = t
 	}
 	return nil
 }
@@ -261,11 +427,15 @@ func (p *Pipeline) fault(m *Module, err error) error {
 
 func (p *Pipeline) deliver(m *Module) error {
 	st := p.Stats[m.Manifest.Name]
-	for _, a := range m.alerts {
-		st.Alerts++
-		if err := p.next(p.alertEvent(m, a)); err != nil {
-			return err
+	if len(m.alerts) > 0 {
+		evs := make([]*capture.Event, 0, len(m.alerts))
+		for _, a := range m.alerts {
+			st.Alerts++
+			evs = append(evs, p.alertEvent(m, a))
 		}
+		p.outMu.Lock()
+		p.out = append(p.out, evs...)
+		p.outMu.Unlock()
 	}
 	for _, a := range m.actions {
 		// Approval and application are not yet built: the proposal is journaled.
@@ -282,49 +452,55 @@ func (p *Pipeline) deliver(m *Module) error {
 // discarded, and the next event starts one with the new config. It is
 // journaled. It reports false if no module has that name.
 func (p *Pipeline) Reconfigure(name string, config []byte) (bool, error) {
-	if err := p.ready(); err != nil {
-		return false, err
-	}
 	for _, m := range p.mods {
 		if m.Manifest.Name != name {
 			continue
 		}
-		if m.inst != nil && !m.disabled {
-			if err := p.run(m, true); err != nil {
-				return true, err
-			}
-			m.discard(p.ctx)
+		if p.done { // no instance runs: the next one starts with it
+			p.setConfig(m, config)
+			return true, nil
 		}
-		m.config = config
-		sum := sha256.Sum256(config)
-		p.h.journal(p.ctx, "module.reconfigured", map[string]any{"module": name, "version": m.Manifest.Version,
-			"config_sha256": hex.EncodeToString(sum[:]), "config_bytes": len(config)})
+		if err := p.hand(m); err != nil {
+			return true, err
+		}
+		done := make(chan struct{})
+		if err := p.send(job{m: m, flush: true, reconfig: true, config: config, done: done}); err != nil {
+			return true, err
+		}
+		select {
+		case <-done:
+		case <-p.ctx.Done():
+			return true, p.ctx.Err()
+		}
 		return true, nil
 	}
 	return false, nil
 }
 
-// Finish delivers what is pending, calls every module's fb_flush and emits
-// their last alerts. Emit calls it at the "stats" event; call it yourself
-// when the events end without one. It runs once.
+// Finish delivers what is pending, calls every module's fb_flush, passes on
+// their last alerts, and waits for the modules' goroutine to end. Emit
+// calls it at the "stats" event; call it yourself when the events end
+// without one. A second call does nothing, unless events came in between.
 func (p *Pipeline) Finish() error {
 	if p.done {
 		return nil
 	}
-	if err := p.ready(); err != nil {
-		return err
-	}
 	p.done = true
+	var err error
 	for _, m := range p.mods {
-		if m.disabled {
-			continue
+		if err == nil {
+			err = p.hand(m)
 		}
-		if err := p.run(m, true); err != nil {
-			return err
+		if err == nil {
+			err = p.send(job{m: m, flush: true})
 		}
-		m.discard(p.ctx)
 	}
-	return nil
+	close(p.jobs)
+	<-p.worker
+	if derr := p.drain(); err == nil {
+		err = derr
+	}
+	return err
 }
 
 // restartBackoff is the events a module misses after its first fault.
@@ -355,7 +531,7 @@ func (p *Pipeline) subscribed(eventType string) bool {
 		return false
 	}
 	for _, m := range p.mods {
-		if !m.disabled && m.wants(k) {
+		if m.wants(k) { // a disabled module's events are dropped by the worker, which owns that state
 			return true
 		}
 	}
