@@ -118,17 +118,31 @@ func Assets() fs.FS {
 	return static
 }
 
-func (h *Handler) asset(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) asset(w http.ResponseWriter, r *http.Request) { serveAsset(h.static, w, r) }
+
+// ServeAsset serves the console's scripts, styles and dictionaries (not
+// its pages) with the console's security headers: for HQ's view, which
+// shows the same pages read-only.
+func ServeAsset(w http.ResponseWriter, r *http.Request) {
+	SecurityHeaders(w.Header(), r.URL.Path)
+	serveAsset(Assets(), w, r)
+}
+
+func serveAsset(static fs.FS, w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
 	if name == "assets" || strings.HasSuffix(name, ".html") {
 		http.NotFound(w, r)
 		return
 	}
-	h.serveFile(w, r, name, false)
+	serveFile(static, w, r, name, false)
 }
 
 func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, name string, noStore bool) {
-	b, err := fs.ReadFile(h.static, name)
+	serveFile(h.static, w, r, name, noStore)
+}
+
+func serveFile(static fs.FS, w http.ResponseWriter, r *http.Request, name string, noStore bool) {
+	b, err := fs.ReadFile(static, name)
 	if err != nil {
 		http.NotFound(w, r)
 		return

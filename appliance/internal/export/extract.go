@@ -34,44 +34,13 @@ func ExtractChecked(r io.Reader, dir string) error {
 		return err
 	}
 	defer root.Close()
-	var ps Problems
-	bad := func(file string, line int, f string, a ...any) {
-		ps = append(ps, Problem{File: file, Line: line, Detail: fmt.Sprintf(f, a...)})
-	}
-	manifest, err := root.ReadFile(ManifestSHA256)
-	if err != nil {
-		bad(ManifestSHA256, 0, "cannot read: %v", err)
-		return ps
-	}
-	checkSignature(root, manifest, bad)
-	listed := map[string]bool{ManifestSHA256: true, ManifestSM3: true, ManifestMD5: true, Signature: true}
-	for i, line := range strings.Split(strings.TrimSuffix(string(manifest), "\n"), "\n") {
-		want, file, ok := strings.Cut(line, "  ")
-		if !ok || file == "" {
-			bad(ManifestSHA256, i+1, "not a '<digest>  <file>' line")
-			continue
+	return checkBundle(root, []string{ManifestSHA256}, sortedKeys(got), func(_, file string) (string, error) {
+		sum, ok := got[file]
+		if !ok {
+			return "", errMissing
 		}
-		listed[file] = true
-		switch sum, ok := got[file]; {
-		case !ok:
-			bad(file, 0, "listed in %s line %d but missing", ManifestSHA256, i+1)
-		case sum != want:
-			bad(file, 0, "%s line %d: content does not match its digest", ManifestSHA256, i+1)
-		}
-	}
-	for _, f := range sortedKeys(got) {
-		if !listed[f] {
-			bad(f, 0, "not listed in the manifests")
-		}
-	}
-	verifyChain(root, bad)
-	for _, f := range []string{Custody, Actions} {
-		verifyLines(root, f, bad)
-	}
-	if len(ps) > 0 {
-		return dedupe(ps)
-	}
-	return nil
+		return sum, nil
+	})
 }
 
 func extract(r io.Reader, dir string, hash bool) (map[string]string, error) {

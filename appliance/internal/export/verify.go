@@ -63,52 +63,65 @@ func Verify(dir string) error {
 		return err
 	}
 	defer root.Close()
+	var files []string
+	fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	hashes := map[string]func() hash.Hash{ManifestSHA256: sha256.New, ManifestSM3: sm3.New, ManifestMD5: md5.New}
+	return checkBundle(root, []string{ManifestSHA256, ManifestSM3, ManifestMD5}, files, func(manifest, file string) (string, error) {
+		return digestFile(root, file, hashes[manifest]())
+	})
+}
+
+// checkBundle is what Verify and ExtractChecked check: the signature over
+// MANIFEST.sha256; each line of the manifests named against the file's
+// digest, which digest computes or looks up; that none of files is outside
+// the manifests; the journal's chain and the custody and action chains.
+// It returns nil or Problems.
+func checkBundle(root *os.Root, manifests, files []string, digest func(manifest, file string) (string, error)) error {
 	var ps Problems
 	bad := func(file string, line int, f string, a ...any) {
 		ps = append(ps, Problem{File: file, Line: line, Detail: fmt.Sprintf(f, a...)})
 	}
-
 	manifest, err := root.ReadFile(ManifestSHA256)
 	if err != nil {
 		bad(ManifestSHA256, 0, "cannot read: %v", err)
 		return ps
 	}
 	checkSignature(root, manifest, bad)
-
 	covered := map[string]bool{ManifestSHA256: true, ManifestSM3: true, ManifestMD5: true, Signature: true}
-	for _, m := range []struct {
-		name string
-		h    func() hash.Hash
-	}{{ManifestSHA256, sha256.New}, {ManifestSM3, sm3.New}, {ManifestMD5, md5.New}} {
+	for _, name := range manifests {
 		data := manifest
-		if m.name != ManifestSHA256 {
-			if data, err = root.ReadFile(m.name); err != nil {
-				bad(m.name, 0, "cannot read: %v", err)
+		if name != ManifestSHA256 {
+			if data, err = root.ReadFile(name); err != nil {
+				bad(name, 0, "cannot read: %v", err)
 				continue
 			}
 		}
 		for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
 			want, file, ok := strings.Cut(line, "  ")
 			if !ok || file == "" {
-				bad(m.name, i+1, "not a '<digest>  <file>' line")
+				bad(name, i+1, "not a '<digest>  <file>' line")
 				continue
 			}
 			covered[file] = true
-			got, err := digestFile(root, file, m.h())
+			got, err := digest(name, file)
 			switch {
 			case err != nil:
-				bad(file, 0, "listed in %s line %d but %v", m.name, i+1, err)
+				bad(file, 0, "listed in %s line %d but %v", name, i+1, err)
 			case got != want:
-				bad(file, 0, "%s line %d: content does not match its digest", m.name, i+1)
+				bad(file, 0, "%s line %d: content does not match its digest", name, i+1)
 			}
 		}
 	}
-	fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && !covered[p] {
-			bad(p, 0, "not listed in the manifests")
+	for _, f := range files {
+		if !covered[f] {
+			bad(f, 0, "not listed in the manifests")
 		}
-		return nil
-	})
+	}
 	verifyChain(root, bad)
 	for _, f := range []string{Custody, Actions} {
 		verifyLines(root, f, bad)
@@ -118,6 +131,9 @@ func Verify(dir string) error {
 	}
 	return nil
 }
+
+// errMissing is a file a manifest lists that the bundle does not hold.
+var errMissing = errors.New("is missing or outside the bundle")
 
 func checkSignature(root *os.Root, manifest []byte, bad func(string, int, string, ...any)) {
 	pub, err := readPublicKey(root)
@@ -168,7 +184,7 @@ func readPublicKey(root *os.Root) (ed25519.PublicKey, error) {
 func digestFile(root *os.Root, name string, h hash.Hash) (string, error) {
 	f, err := root.Open(name)
 	if err != nil {
-		return "", errors.New("is missing or outside the bundle")
+		return "", errMissing
 	}
 	defer f.Close()
 	if _, err := io.Copy(h, f); err != nil {

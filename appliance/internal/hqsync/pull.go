@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
@@ -184,17 +186,8 @@ var publishName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
 // listObjects maps every key under prefix to its ETag.
 func (h *hq) listObjects(ctx context.Context, prefix string) (map[string]string, error) {
 	out := map[string]string{}
-	p := s3.NewListObjectsV2Paginator(h.s3, &s3.ListObjectsV2Input{Bucket: &h.bucket, Prefix: &prefix})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, classify("ListObjectsV2 "+prefix, err)
-		}
-		for _, o := range page.Contents {
-			out[aws.ToString(o.Key)] = aws.ToString(o.ETag)
-		}
-	}
-	return out, nil
+	err := h.eachObject(ctx, prefix, func(o types.Object) { out[aws.ToString(o.Key)] = aws.ToString(o.ETag) })
+	return out, err
 }
 
 // Publish puts files under hq/ for the appliances to pull: a module

@@ -11,6 +11,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -115,17 +117,23 @@ func (h *hq) listPrefixes(ctx context.Context, prefix string) ([]string, error) 
 
 func (h *hq) listKeys(ctx context.Context, prefix string) ([]string, error) {
 	var out []string
+	err := h.eachObject(ctx, prefix, func(o types.Object) { out = append(out, strings.TrimPrefix(aws.ToString(o.Key), prefix)) })
+	return out, err // S3 lists in key order: segment names sort by sequence
+}
+
+// eachObject calls fn with every object under prefix, in key order.
+func (h *hq) eachObject(ctx context.Context, prefix string, fn func(types.Object)) error {
 	p := s3.NewListObjectsV2Paginator(h.s3, &s3.ListObjectsV2Input{Bucket: &h.bucket, Prefix: &prefix})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, classify("ListObjectsV2 "+prefix, err)
+			return classify("ListObjectsV2 "+prefix, err)
 		}
 		for _, o := range page.Contents {
-			out = append(out, strings.TrimPrefix(aws.ToString(o.Key), prefix))
+			fn(o)
 		}
 	}
-	return out, nil // S3 lists in key order: segment names sort by sequence
+	return nil
 }
 
 func (h *hq) get(ctx context.Context, key string, max int64) ([]byte, error) {

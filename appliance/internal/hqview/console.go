@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -165,30 +164,5 @@ func (s *Server) consolePage(w http.ResponseWriter, r *http.Request, app string)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if r.Method != http.MethodHead {
 		fmt.Fprint(w, page)
-	}
-}
-
-// serveAsset serves the console's scripts, styles and dictionaries.
-func serveAsset(w http.ResponseWriter, r *http.Request) {
-	name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
-	console.SecurityHeaders(w.Header(), r.URL.Path)
-	if name == "assets" || strings.HasSuffix(name, ".html") {
-		http.NotFound(w, r)
-		return
-	}
-	b, err := fs.ReadFile(console.Assets(), name)
-	if err != nil {
-		http.NotFound(w, r)
-		return
-	}
-	ct := map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
-		".json": "application/json", ".svg": "image/svg+xml", ".txt": "text/plain; charset=utf-8"}[path.Ext(name)]
-	if ct == "" {
-		ct = "application/octet-stream"
-	}
-	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Cache-Control", "private, max-age=300")
-	if r.Method != http.MethodHead {
-		w.Write(b)
 	}
 }

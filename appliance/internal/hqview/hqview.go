@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/firebreak-ir/firebreak/appliance/internal/cases"
+	"github.com/firebreak-ir/firebreak/appliance/internal/console"
 	"github.com/firebreak-ir/firebreak/appliance/internal/hqsync"
 	"github.com/firebreak-ir/firebreak/appliance/internal/report"
 )
@@ -174,7 +175,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/":
 		s.index(w)
 	case strings.HasPrefix(r.URL.Path, "/assets/"):
-		serveAsset(w, r)
+		console.ServeAsset(w, r)
 	case len(parts) == 2 && parts[0] == "a" && !strings.HasSuffix(r.URL.Path, "/"):
 		u := *r.URL
 		u.Path += "/"

@@ -540,21 +540,16 @@ func (p *Pipeline) subscribed(eventType string) bool {
 
 var protoNames = map[uint8]string{1: "ICMP", 6: "TCP", 17: "UDP", 58: "IPv6-ICMP", 132: "SCTP"}
 
-func protoNumber(s string) uint8 {
-	switch s { // once per event: a switch, not a walk over protoNames
-	case "TCP":
-		return 6
-	case "UDP":
-		return 17
-	case "ICMP":
-		return 1
-	case "IPv6-ICMP":
-		return 58
-	case "SCTP":
-		return 132
+// protoNumbers is protoNames the other way, for encoding each event.
+var protoNumbers = func() map[string]uint8 {
+	m := map[string]uint8{}
+	for n, name := range protoNames {
+		m[name] = n
 	}
-	return 0
-}
+	return m
+}()
+
+func protoNumber(s string) uint8 { return protoNumbers[s] }
 
 // alertEvent turns what a module emitted into an EVE alert event.
 func (p *Pipeline) alertEvent(m *Module, a sdk.Alert) *capture.Event {
