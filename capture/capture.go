@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/firebreak-ir/firebreak/capture/internal/bpf"
@@ -217,7 +218,7 @@ func (o *Options) workers() int {
 // analyzeOne reads one input and passes each record the filter keeps to
 // handle, with its packet number n (counted across inputs) and its record
 // number rec within the input.
-func analyzeOne(ctx context.Context, opts Options, prog *bpf.Program, path string, n *uint64, warn func(Warning), handle func(data []byte, info pcapio.Info, n, rec uint64) error) error {
+func analyzeOne(ctx context.Context, opts Options, prog *bpf.Program, path string, n *uint64, warn func(Warning), handle func(data []byte, info pcapio.Info, n, rec uint64) error) (err error) {
 	var r io.Reader
 	if path == "-" {
 		r = opts.Stdin
@@ -232,6 +233,7 @@ func analyzeOne(ctx context.Context, opts Options, prog *bpf.Program, path strin
 		defer f.Close()
 		r = f
 	}
+	var progress func(int64)
 	if opts.Progress != nil {
 		size := int64(-1)
 		if f, ok := r.(*os.File); ok {
@@ -239,27 +241,29 @@ func analyzeOne(ctx context.Context, opts Options, prog *bpf.Program, path strin
 				size = fi.Size()
 			}
 		}
-		pr := &progressReader{r: r, file: path, size: size, fn: opts.Progress}
-		defer pr.done()
-		r = pr
+		progress = func(read int64) { opts.Progress(path, read, size) }
 	}
-	rd, err := pcapio.Open(r)
+	// A mapped capture that shrinks under us faults on the lost pages:
+	// that is a warning about the file, never a crash.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	var rec uint64
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+			warn(Warning{File: path, Packet: rec + 1, Err: fmt.Errorf("%w: the file changed while it was read (another program cut it short)", ErrTruncated)})
+			err = nil
+		}
+	}()
+	rd, err := pcapio.OpenInput(r, progress)
 	if err != nil {
-		if errors.Is(err, pcapio.ErrUnknownFormat) || errors.Is(err, pcapio.ErrEmpty) {
-			warn(Warning{File: path, Err: fmt.Errorf("%w: %v", ErrFormat, err)})
-			return nil
-		}
-		var perr *pcapio.PacketError
-		if errors.As(err, &perr) {
-			warn(Warning{File: path, Err: fmt.Errorf("%w: %v", ErrFormat, err)})
-			return nil
-		}
 		warn(Warning{File: path, Err: fmt.Errorf("%w: %v", ErrFormat, err)})
 		return nil
 	}
 	defer rd.Close()
-	for i := uint64(0); ; i++ {
-		if i&4095 == 0 {
+	for ; ; rec++ {
+		if rec&4095 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -286,7 +290,7 @@ func analyzeOne(ctx context.Context, opts Options, prog *bpf.Program, path strin
 		}
 		if prog != nil {
 			if info.LinkType != layers.LinkTypeEthernet {
-				warn(Warning{File: path, Packet: i + 1, Err: fmt.Errorf("%w: the filter applies to Ethernet captures, this one is %s; file skipped", ErrNotSupported, info.LinkType)})
+				warn(Warning{File: path, Packet: rec + 1, Err: fmt.Errorf("%w: the filter applies to Ethernet captures, this one is %s; file skipped", ErrNotSupported, info.LinkType)})
 				return nil
 			}
 			if !prog.Match(data) {
@@ -294,7 +298,7 @@ func analyzeOne(ctx context.Context, opts Options, prog *bpf.Program, path strin
 			}
 		}
 		*n++
-		if err := handle(data, info, *n, i+1); err != nil {
+		if err := handle(data, info, *n, rec+1); err != nil {
 			return err
 		}
 	}
@@ -400,27 +404,6 @@ func engineConfig(opts Options) (engine.Config, error) {
 		Decode: decode.Options{},
 	}, nil
 }
-
-// progressReader reports how much of an input has been read.
-type progressReader struct {
-	r          io.Reader
-	file       string
-	size, read int64
-	last       int64
-	fn         func(file string, read, size int64)
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.read += int64(n)
-	if p.read-p.last >= 1<<20 {
-		p.last = p.read
-		p.fn(p.file, p.read, p.size)
-	}
-	return n, err
-}
-
-func (p *progressReader) done() { p.fn(p.file, p.read, p.size) }
 
 // CheckFilter reports whether a tcpdump-style filter expression compiles
 // (PacketTaps, BPF), with the position of the problem if not.

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -140,6 +141,39 @@ func TestTruncatedCaptureWarns(t *testing.T) {
 	assert.ErrorIs(t, warns[0].Err, ErrTruncated)
 	assert.Equal(t, uint64(28), st.Packets)
 	assert.Contains(t, warns[0].String(), "packet 29")
+}
+
+// TestCaptureShrinksWhileRead: a capture file truncated by another program
+// while it is analysed (it is read in place, mapped) ends that file with a
+// warning, never a crash, whatever goroutine touches the lost pages.
+func TestCaptureShrinksWhileRead(t *testing.T) {
+	raw, err := os.ReadFile(pcapPath(t, "smb2-ntlmssp-order"))
+	require.NoError(t, err)
+	require.Greater(t, len(raw), 1<<20, "the file must outlast the first progress report")
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "shrinking.pcap")
+			require.NoError(t, os.WriteFile(path, raw, 0o644))
+			var warns []Warning
+			cut := false
+			opts := Options{Workers: workers, Warn: func(w Warning) { warns = append(warns, w) },
+				Progress: func(_ string, read, _ int64) {
+					if read >= 1<<20 && !cut {
+						cut = true
+						require.NoError(t, os.Truncate(path, 4096))
+					}
+				}}
+			st, err := Analyze(context.Background(), opts, []string{path}, nil)
+			require.NoError(t, err)
+			require.True(t, cut)
+			require.NotEmpty(t, warns)
+			last := warns[len(warns)-1]
+			t.Logf("%d warnings, the last: %v", len(warns), last)
+			assert.ErrorIs(t, last.Err, ErrTruncated)
+			assert.Contains(t, last.Err.Error(), "changed while it was read")
+			assert.Positive(t, st.Packets)
+		})
+	}
 }
 
 func TestOptionsErrors(t *testing.T) {

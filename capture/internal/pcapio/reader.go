@@ -43,8 +43,10 @@ type Info struct {
 type Reader struct {
 	format     Format
 	compressed bool
-	br         *bufio.Reader
+	br         source
 	gz         *gzip.Reader
+	mapped     *mapped  // OpenInput of a regular file
+	counter    *counter // OpenInput of anything else
 	n          uint64 // records returned or attempted
 
 	// classic pcap
@@ -64,7 +66,10 @@ type Reader struct {
 
 // Open detects the format of r and reads its file header.
 func Open(r io.Reader) (*Reader, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
+	return open(bufio.NewReaderSize(r, 1<<20))
+}
+
+func open(br source) (*Reader, error) {
 	rd := &Reader{br: br}
 	magic, err := br.Peek(4)
 	if len(magic) < 2 {
@@ -211,7 +216,14 @@ func (r *Reader) plausibleAfter(h []byte, last uint32) bool {
 
 func (r *Reader) nextPcap() ([]byte, Info, error) {
 	r.n++
-	n, err := r.readFull(r.hdr[:])
+	var n int
+	var err error
+	if h, _ := r.br.Peek(16); len(h) == 16 && len(r.pend) == 0 {
+		n = copy(r.hdr[:], h)
+		_, _ = r.br.Discard(16)
+	} else {
+		n, err = r.readFull(r.hdr[:])
+	}
 	if err != nil {
 		r.done = true
 		if n == 0 && errors.Is(err, io.EOF) {
@@ -346,9 +358,18 @@ func (r *Reader) readFull(p []byte) (int, error) {
 	return n + m, err
 }
 
-// Close releases the gzip reader, if any. It does not close the underlying
-// reader, which belongs to the caller.
+// Close releases the gzip reader and the mapping, if any, and reports the
+// final progress of OpenInput. It does not close the underlying reader or
+// file, which belong to the caller.
 func (r *Reader) Close() error {
+	if r.mapped != nil {
+		r.mapped.close()
+		r.mapped = nil
+	}
+	if r.counter != nil && r.counter.progress != nil {
+		r.counter.progress(r.counter.read)
+		r.counter = nil
+	}
 	if r.gz != nil {
 		return r.gz.Close()
 	}

@@ -223,3 +223,48 @@ func FuzzReader(f *testing.F) {
 		t.Fatal("more records than input bytes: reader does not terminate")
 	})
 }
+
+// TestOpenInputMapsFiles: a regular file is read in place, a pipe through
+// a buffer; both give the records Open gives, and report their progress up
+// to the whole input. The file is long enough for the pages behind the
+// reader to be handed back to the kernel on the way.
+func TestOpenInputMapsFiles(t *testing.T) {
+	recs := make([][]byte, 40000)
+	for i := range recs {
+		recs[i] = bytes.Repeat([]byte{byte(i)}, 500+i%1000)
+	}
+	data := pcapFile(binary.LittleEndian, recs...)
+	path := t.TempDir() + "/big.pcap"
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	pr, pw, err := os.Pipe()
+	require.NoError(t, err)
+	go func() { pw.Write(data); pw.Close() }()
+	defer pr.Close()
+
+	for name, in := range map[string]*os.File{"file": f, "pipe": pr} {
+		t.Run(name, func(t *testing.T) {
+			var reports []int64
+			r, err := OpenInput(in, func(n int64) { reports = append(reports, n) })
+			require.NoError(t, err)
+			assert.Equal(t, name == "file", r.Mapped())
+			n := 0
+			for {
+				rec, _, err := r.Next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				require.NoError(t, err)
+				require.Equal(t, recs[n], rec, "record %d", n+1)
+				n++
+			}
+			require.NoError(t, r.Close())
+			assert.Equal(t, len(recs), n)
+			require.Greater(t, len(reports), 10)
+			assert.Equal(t, int64(len(data)), reports[len(reports)-1])
+		})
+	}
+}
