@@ -90,6 +90,7 @@ type Engine struct {
 	lastX int64
 	taps  uint64     // the taps that accepted the packet being processed
 	cur   *flow.Flow // flow of the view being processed
+	free  []*appState // states of ended flows, for new ones
 	C     Counters
 	// LastPanic is the last recovered panic, wrapped in ErrInternal.
 	LastPanic error
@@ -288,8 +289,13 @@ func (e *Engine) view(v *decode.View) {
 		e.ended(f, flow.ReasonTimeout)
 		f, dir, created = e.ft.Lookup(v, e.now, e.cnt, e.ended)
 	}
+	st, _ := f.App.(*appState)
+	if st == nil {
+		st = e.newState(f)
+		f.App = st
+	}
 	if created && e.cfg.FlowStarts {
-		e.send(e.flowHeader(f, "flow_start"))
+		e.send(e.flowHeader(st, "flow_start"))
 	}
 	if e.taps != 0 && !v.Tunnel {
 		e.send(e.packetEvent(f, v))
@@ -298,11 +304,6 @@ func (e *Engine) view(v *decode.View) {
 	f.Pkts[dir]++
 	f.Bytes[dir] += uint64(v.Len)
 	f.Last = e.now
-	st, _ := f.App.(*appState)
-	if st == nil {
-		st = &appState{f: f}
-		f.App = st
-	}
 	switch v.Proto {
 	case decode.ProtoTCP:
 		e.tcp(f, st, dir, v)
@@ -726,10 +727,7 @@ func (e *Engine) appBlock(f *flow.Flow, typ string, fromClient bool) *eventBlock
 	if st == nil {
 		st = &appState{f: f}
 	}
-	if st.cid == "" {
-		st.cid = e.ft.CommunityID(f)
-		st.srcIP, st.dstIP = eve.IP(f.Src), eve.IP(f.Dst)
-	}
+	e.names(st)
 	// One allocation for the event and the values its pointer fields use.
 	blk := &eventBlock{}
 	ev := &blk.ev
@@ -796,33 +794,94 @@ func (e *Engine) ended(f *flow.Flow, reason string) {
 	e.cnt = cnt
 	e.C.FlowsEnded++
 	e.C.ByProto[eve.Proto(f.Proto)]++
-	e.send(e.flowEvent(f, st, reason))
+	if st == nil {
+		st = &appState{f: f}
+	}
+	e.send(e.flowEvent(st, reason))
 	f.App = nil
+	e.recycle(st)
 }
 
-// flowHeader is an event of type typ about flow f: its time is the flow's
-// last packet, its addresses the client's and the server's.
-func (e *Engine) flowHeader(f *flow.Flow, typ string) *eve.Event {
-	ev := &eve.Event{
+// newState returns the application state of a new flow, reusing one of an
+// ended flow when there is one.
+func (e *Engine) newState(f *flow.Flow) *appState {
+	n := len(e.free)
+	if n == 0 {
+		return &appState{f: f}
+	}
+	st := e.free[n-1]
+	e.free = e.free[:n-1]
+	st.f = f
+	return st
+}
+
+// recycle keeps the state of an ended flow for a new one. Its stream
+// callbacks are kept: they refer to the state, not to the flow.
+func (e *Engine) recycle(st *appState) {
+	if len(e.free) >= maxFree {
+		return
+	}
+	for d := range st.streams {
+		st.streams[d].Stop()
+	}
+	*st = appState{deliverFn: st.deliverFn}
+	e.free = append(e.free, st)
+}
+
+// maxFree bounds the states kept for reuse.
+const maxFree = 1024
+
+// names formats, once per flow, the strings every event of the flow carries.
+func (e *Engine) names(st *appState) {
+	if st.cid == "" {
+		f := st.f
+		st.cid = e.ft.CommunityID(f)
+		st.srcIP, st.dstIP = eve.IP(f.Src), eve.IP(f.Dst)
+	}
+}
+
+// flowHeader is an event of type typ about the flow of st: its time is the
+// flow's last packet, its addresses the client's and the server's.
+func (e *Engine) flowHeader(st *appState, typ string) *eve.Event {
+	return &e.flowBlock(st, typ).ev
+}
+
+// flowBlock holds a flow's event and what its pointer fields point to, so
+// that a flow record costs one allocation.
+type flowBlock struct {
+	ev       eve.Event
+	flow     eve.Flow
+	tcp      eve.TCP
+	sp, dp   uint16
+	ity, ico uint8
+}
+
+func (e *Engine) flowBlock(st *appState, typ string) *flowBlock {
+	f := st.f
+	e.names(st)
+	blk := &flowBlock{}
+	ev := &blk.ev
+	*ev = eve.Event{
 		Timestamp:   eve.Time(f.Last),
 		FlowID:      f.ID,
 		EventType:   typ,
-		SrcIP:       eve.IP(f.Src),
-		DestIP:      eve.IP(f.Dst),
+		SrcIP:       st.srcIP,
+		DestIP:      st.dstIP,
 		Proto:       eve.Proto(f.Proto),
-		CommunityID: e.ft.CommunityID(f),
+		CommunityID: st.cid,
 	}
 	if f.NVLAN > 0 {
 		ev.VLAN = append([]uint16(nil), f.VLAN[:f.NVLAN]...)
 	}
 	switch f.Proto {
 	case decode.ProtoICMP, decode.ProtoICMPv6:
-		t, c := f.ICMPType, f.ICMPCode
-		ev.ICMPType, ev.ICMPCode = &t, &c
+		blk.ity, blk.ico = f.ICMPType, f.ICMPCode
+		ev.ICMPType, ev.ICMPCode = &blk.ity, &blk.ico
 	case decode.ProtoTCP, decode.ProtoUDP:
-		ev.SrcPort, ev.DestPort = u16(f.SrcPort), u16(f.DstPort)
+		blk.sp, blk.dp = f.SrcPort, f.DstPort
+		ev.SrcPort, ev.DestPort = &blk.sp, &blk.dp
 	}
-	return ev
+	return blk
 }
 
 // packetEvent is the "packet" event of view v of flow f, addressed from
@@ -860,34 +919,43 @@ func (e *Engine) framePacketEvent(frame []byte) *eve.Event {
 		Packet: &eve.Packet{Payload: payload, Taps: e.taps, EtherType: typ}}
 }
 
-func (e *Engine) flowEvent(f *flow.Flow, st *appState, reason string) *eve.Event {
-	ev := e.flowHeader(f, "flow")
-	if st != nil {
-		ev.AppProto = st.proto
-	}
-	ev.Flow = &eve.Flow{
+func (e *Engine) flowEvent(st *appState, reason string) *eve.Event {
+	f := st.f
+	blk := e.flowBlock(st, "flow")
+	ev := &blk.ev
+	ev.AppProto = st.proto
+	blk.flow = eve.Flow{
 		PktsToServer: f.Pkts[0], PktsToClient: f.Pkts[1],
 		BytesToServer: f.Bytes[0], BytesToClient: f.Bytes[1],
-		Start: eve.Time(f.Start), End: eve.Time(f.Last),
+		Start: eve.Time(f.Start), End: ev.Timestamp,
 		Age:    f.Last.Unix() - f.Start.Unix(),
 		State:  f.State.String(),
 		Reason: reason,
 	}
+	ev.Flow = &blk.flow
 	if f.Proto == decode.ProtoTCP {
 		all := f.TCPFlags[0] | f.TCPFlags[1]
-		t := &eve.TCP{
-			TCPFlags: eve.Hex2(all), TCPFlagsTS: eve.Hex2(f.TCPFlags[0]), TCPFlagsTC: eve.Hex2(f.TCPFlags[1]),
+		blk.tcp = eve.TCP{
+			TCPFlags: hex2[all], TCPFlagsTS: hex2[f.TCPFlags[0]], TCPFlagsTC: hex2[f.TCPFlags[1]],
 			SYN: all&decode.FlagSYN != 0, FIN: all&decode.FlagFIN != 0, RST: all&decode.FlagRST != 0,
 			PSH: all&decode.FlagPSH != 0, ACK: all&decode.FlagACK != 0, URG: all&decode.FlagURG != 0,
 			ECN: all&decode.FlagECE != 0, CWR: all&decode.FlagCWR != 0,
 		}
 		if f.HasSession {
-			t.State = f.TCP.String()
+			blk.tcp.State = f.TCP.String()
 		}
-		ev.TCP = t
+		ev.TCP = &blk.tcp
 	}
 	return ev
 }
+
+// hex2 holds the two-digit hex strings of TCP flag bytes.
+var hex2 = func() (t [256]string) {
+	for i := range t {
+		t[i] = eve.Hex2(uint8(i))
+	}
+	return t
+}()
 
 // FinishAt is Finish for an engine given only some of the packets (View):
 // now is the time of the last packet of the capture, which events logged at

@@ -78,7 +78,7 @@ type mapped struct {
 	last     int // offset of the last progress report
 	progress func(int64)
 	unmap    func([]byte)
-	release  func([]byte)
+	release  func([]byte) // gives pages back
 }
 
 // window is the most Peek is asked for at once, as the buffer of the

@@ -47,7 +47,7 @@ type Reader struct {
 	gz         *gzip.Reader
 	mapped     *mapped  // OpenInput of a regular file
 	counter    *counter // OpenInput of anything else
-	n          uint64 // records returned or attempted
+	n          uint64   // records returned or attempted
 
 	// classic pcap
 	order    binary.ByteOrder
@@ -218,7 +218,10 @@ func (r *Reader) nextPcap() ([]byte, Info, error) {
 	r.n++
 	var n int
 	var err error
-	if h, _ := r.br.Peek(16); len(h) == 16 && len(r.pend) == 0 {
+	if m := r.mapped; m != nil && len(r.pend) == 0 && len(m.data)-m.off >= 16 {
+		n = copy(r.hdr[:], m.data[m.off:])
+		m.advance(16)
+	} else if h, _ := r.br.Peek(16); len(h) == 16 && len(r.pend) == 0 {
 		n = copy(r.hdr[:], h)
 		_, _ = r.br.Discard(16)
 	} else {
@@ -242,8 +245,12 @@ func (r *Reader) nextPcap() ([]byte, Info, error) {
 	}
 	capLen := int(r.order.Uint32(r.hdr[8:12]))
 	var data []byte
-	if len(r.pend) == 0 && capLen <= r.br.Size() {
-		// Zero copy: the record is returned from the bufio buffer, valid
+	if m := r.mapped; m != nil && len(r.pend) == 0 && capLen <= len(m.data)-m.off {
+		// In place, in the mapped file.
+		data = m.data[m.off : m.off+capLen : m.off+capLen]
+		m.advance(capLen)
+	} else if len(r.pend) == 0 && capLen <= r.br.Size() {
+		// Zero copy: the record is returned from the read buffer, valid
 		// until the next call.
 		b, err := r.br.Peek(capLen)
 		if err != nil {
