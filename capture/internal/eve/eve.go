@@ -326,6 +326,53 @@ func Time(t time.Time) string {
 
 // AppendTime appends the Suricata timestamp of t to b.
 func AppendTime(b []byte, t time.Time) []byte {
+	const maxSec = 253402300799 // 9999-12-31T23:59:59Z
+	sec := t.Unix()
+	if sec < 0 || sec > maxSec {
+		return appendTimeSlow(b, t)
+	}
+	// Days since 1970 to a civil date (Howard Hinnant's civil_from_days),
+	// with years starting in March so that a leap day is a year's last.
+	days := uint64(sec) / 86400
+	sod := uint64(sec) % 86400
+	z := days + 719468
+	era := z / 146097
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	y := yoe + era*400
+	if m > 12 {
+		m -= 12
+		y++
+	}
+	h, mi, s := sod/3600, sod/60%60, sod%60
+	us := uint64(t.Nanosecond()) / 1000
+	var out [31]byte
+	out[0], out[1] = digits2[y/100*2], digits2[y/100*2+1]
+	out[2], out[3] = digits2[y%100*2], digits2[y%100*2+1]
+	out[4] = '-'
+	out[5], out[6] = digits2[m*2], digits2[m*2+1]
+	out[7] = '-'
+	out[8], out[9] = digits2[d*2], digits2[d*2+1]
+	out[10] = 'T'
+	out[11], out[12] = digits2[h*2], digits2[h*2+1]
+	out[13] = ':'
+	out[14], out[15] = digits2[mi*2], digits2[mi*2+1]
+	out[16] = ':'
+	out[17], out[18] = digits2[s*2], digits2[s*2+1]
+	out[19] = '.'
+	out[20], out[21] = digits2[us/10000*2], digits2[us/10000*2+1]
+	out[22], out[23] = digits2[us/100%100*2], digits2[us/100%100*2+1]
+	out[24], out[25] = digits2[us%100*2], digits2[us%100*2+1]
+	copy(out[26:], "+0000")
+	return append(b, out[:]...)
+}
+
+// appendTimeSlow is AppendTime for times before 1970 or after 9999.
+func appendTimeSlow(b []byte, t time.Time) []byte {
 	t = t.UTC()
 	y, mo, d := t.Date()
 	h, mi, s := t.Clock()

@@ -34,7 +34,8 @@ func TestSafeString(t *testing.T) {
 }
 
 func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"plain", "quote\" back\\slash", "\x00\x1f\t\n\r\b\f", "\xff\xfe", "<&>", "\u2028\u2029", "héllo"} {
+	for _, s := range []string{"plain", "quote\" back\\slash", "\x00\x1f\t\n\r\b\f", "\xff\xfe", "<&>", "\u2028\u2029", "héllo",
+		"0123456789abcdef0123456789abcdef", "01234567\x7f89abcdef01234567\"9a", "abcdefgh\xc3\xa9ijklmnopqrstuvw\x1f"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -45,5 +46,8 @@ func FuzzAppendString(f *testing.F) {
 		var wantBack string
 		require.NoError(t, json.Unmarshal(want, &wantBack))
 		assert.Equal(t, wantBack, back)
+		// Byte for byte what encoding/json writes without HTML escaping.
+		assert.Equal(t, refJSON(t, s), string(got))
+		assert.Equal(t, "x"+string(got), string(AppendString([]byte("x"), s)))
 	})
 }
