@@ -9,7 +9,6 @@ package dns
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -84,18 +83,61 @@ func Probe(b []byte) bool {
 		return false
 	}
 	// Only the first question: b may be the first segment of a long message.
-	p := parser{b: b}
-	_, _, n, err := p.name(12)
+	n, err := skipName(b, 12)
 	return err == nil && n+4 <= len(b)
 }
 
-type parser struct{ b []byte }
+// skipName returns the offset after the name at off, checking it as name
+// does but without building it.
+func skipName(b []byte, off int) (int, error) {
+	end := -1
+	for jumps := 0; ; {
+		if off >= len(b) {
+			return 0, ErrName
+		}
+		l := int(b[off])
+		switch {
+		case l == 0:
+			if end < 0 {
+				end = off + 1
+			}
+			return end, nil
+		case l&0xc0 == 0xc0:
+			if off+1 >= len(b) {
+				return 0, ErrName
+			}
+			if end < 0 {
+				end = off + 2
+			}
+			jumps++
+			if jumps > maxJumps {
+				return 0, errPointer
+			}
+			off = int(binary.BigEndian.Uint16(b[off:]) & 0x3fff)
+		case l&0xc0 != 0:
+			return 0, ErrName
+		default:
+			if off+1+l > len(b) {
+				return 0, ErrName
+			}
+			off += 1 + l
+		}
+	}
+}
+
+// parser holds one message and the scratch space its names are built in,
+// so that a name costs one allocation (its string) or none when it repeats
+// a recent one, as answer names usually repeat the question.
+type parser struct {
+	b      []byte
+	buf    [MaxName + 64]byte
+	recent [4]string // names built from valid UTF-8, most recent first
+}
 
 // name reads a possibly compressed name at off. It returns the name, whether
 // it was truncated, and the offset after it in the original position.
-func (p parser) name(off int) (string, bool, int, error) {
-	var buf [MaxName + 64]byte
-	out := buf[:0]
+func (p *parser) name(off int) (string, bool, int, error) {
+	out := p.buf[:0]
 	truncated := false
 	end := -1
 	jumps := 0
@@ -110,9 +152,9 @@ func (p parser) name(off int) (string, bool, int, error) {
 				end = off + 1
 			}
 			if len(out) == 0 {
-				out = append(out, "<root>"...)
+				return "<root>", truncated, end, nil
 			}
-			return eve.SafeString(out), truncated, end, nil
+			return p.intern(out), truncated, end, nil
 		case l&0xc0 == 0xc0:
 			if off+1 >= len(p.b) {
 				return "", false, 0, ErrName
@@ -131,12 +173,11 @@ func (p parser) name(off int) (string, bool, int, error) {
 			if off+1+l > len(p.b) {
 				return "", false, 0, ErrName
 			}
-			label := p.b[off+1 : off+1+l]
 			if !truncated {
 				if len(out) > 0 {
 					out = append(out, '.')
 				}
-				out = append(out, label...)
+				out = append(out, p.b[off+1:off+1+l]...)
 				if len(out) > MaxName {
 					out = out[:MaxName]
 					truncated = true
@@ -145,6 +186,50 @@ func (p parser) name(off int) (string, bool, int, error) {
 			off += 1 + l
 		}
 	}
+}
+
+// intern returns the string of a built name, reusing a recent equal one.
+// Only strings of valid UTF-8 are remembered: for them the bytes and the
+// string are the same, so equal bytes give the same string.
+func (p *parser) intern(b []byte) string {
+	for _, s := range p.recent {
+		if s != "" && string(b) == s {
+			return s
+		}
+	}
+	s := eve.SafeString(b)
+	if len(s) == len(b) {
+		copy(p.recent[1:], p.recent[:])
+		p.recent[0] = s
+	}
+	return s
+}
+
+// flagStrings holds the hexadecimal flags of ordinary messages (opcode and
+// Z clear), indexed by flagIndex, so that formatting them costs nothing.
+var flagStrings = func() []string {
+	out := make([]string, 1<<11)
+	for i := range out {
+		out[i] = strconv.FormatUint(uint64(flagValue(i)), 16)
+	}
+	return out
+}()
+
+const flagMask = 0x8000 | 0x07b0 | 0xf // QR, AA TC RD RA AD CD, rcode
+
+func flagIndex(f uint16) int {
+	return int(f>>15)<<10 | int(f>>7&0xf)<<6 | int(f>>4&3)<<4 | int(f&0xf)
+}
+
+func flagValue(i int) uint16 {
+	return uint16(i>>10)<<15 | uint16(i>>6&0xf)<<7 | uint16(i>>4&3)<<4 | uint16(i&0xf)
+}
+
+func flagString(f uint16) string {
+	if f&^flagMask == 0 {
+		return flagStrings[flagIndex(f)]
+	}
+	return strconv.FormatUint(uint64(f), 16)
 }
 
 // Parse decodes a whole message into the EVE dns object.
@@ -162,7 +247,7 @@ func Parse(b []byte) (*eve.DNS, error) {
 	d := &eve.DNS{
 		Version: 3,
 		ID:      id,
-		Flags:   strconv.FormatUint(uint64(flags), 16),
+		Flags:   flagString(flags),
 		QR:      flags&0x8000 != 0,
 		AA:      flags&0x0400 != 0,
 		TC:      flags&0x0200 != 0,
@@ -180,6 +265,10 @@ func Parse(b []byte) (*eve.DNS, error) {
 		d.Type = "request"
 	}
 	off := 12
+	if counts[0] > 0 {
+		// A question takes at least 5 bytes: the count cannot claim more.
+		d.Queries = make([]eve.DNSQuery, 0, min(counts[0], MaxRecords, (len(b)-off)/5))
+	}
 	for i := range counts[0] {
 		name, trunc, n, err := p.name(off)
 		if err != nil || n+4 > len(b) {
@@ -197,21 +286,90 @@ func Parse(b []byte) (*eve.DNS, error) {
 	if d.Answers, off, err = p.records(off, counts[1]); err != nil {
 		return d, nil // keep what parsed, as Suricata logs partial responses
 	}
-	for _, a := range d.Answers {
-		if a.RData == nil {
-			continue
-		}
-		if d.Grouped == nil {
-			d.Grouped = make(map[string][]string)
-		}
-		d.Grouped[a.RRType] = append(d.Grouped[a.RRType], *a.RData)
+	d.Grouped = group(d.Answers)
+	if counts[2] > 0 {
+		d.Authorities, _, _ = p.records(off, counts[2])
 	}
-	d.Authorities, _, _ = p.records(off, counts[2])
 	return d, nil
 }
 
-func (p parser) records(off, n int) ([]eve.DNSAnswer, int, error) {
+// group returns the rdata of the answers by rrtype, in answer order, or nil
+// if none has rdata. All lists share one backing array, each capped at its
+// length so that appending to one never writes into the next.
+func group(answers []eve.DNSAnswer) map[string][]string {
+	var types [8]string
+	var counts [8]int
+	nt, total := 0, 0
+	for _, a := range answers {
+		if a.RData == nil {
+			continue
+		}
+		total++
+		j := 0
+		for j < nt && types[j] != a.RRType {
+			j++
+		}
+		if j == len(types) {
+			return groupMap(answers) // unusually many types: the plain way
+		}
+		if j == nt {
+			types[j] = a.RRType
+			nt++
+		}
+		counts[j]++
+	}
+	if total == 0 {
+		return nil
+	}
+	all := make([]string, total)
+	var lists [8][]string
+	at := 0
+	for j := range nt {
+		lists[j] = all[at : at : at+counts[j]]
+		at += counts[j]
+	}
+	for _, a := range answers {
+		if a.RData == nil {
+			continue
+		}
+		j := 0
+		for types[j] != a.RRType {
+			j++
+		}
+		lists[j] = append(lists[j], *a.RData)
+	}
+	m := make(map[string][]string, nt)
+	for j := range nt {
+		m[types[j]] = lists[j]
+	}
+	return m
+}
+
+func groupMap(answers []eve.DNSAnswer) map[string][]string {
+	m := make(map[string][]string)
+	for _, a := range answers {
+		if a.RData != nil {
+			m[a.RRType] = append(m[a.RRType], *a.RData)
+		}
+	}
+	return m
+}
+
+func (p *parser) records(off, n int) ([]eve.DNSAnswer, int, error) {
 	var out []eve.DNSAnswer
+	// The rdata strings the answers point to, allocated together. A record
+	// takes at least 11 bytes: the count cannot claim more than that. TXT
+	// records may add answers, which then grow both slices.
+	var rdata []string
+	if n > 0 {
+		est := min(n, MaxRecords, (len(p.b)-off)/11)
+		out = make([]eve.DNSAnswer, 0, est)
+		rdata = make([]string, 0, est)
+	}
+	str := func(s string) *string {
+		rdata = append(rdata, s)
+		return &rdata[len(rdata)-1]
+	}
 	for i := 0; i < n; i++ {
 		name, trunc, m, err := p.name(off)
 		if err != nil || m+10 > len(p.b) {
@@ -233,7 +391,6 @@ func (p parser) records(off, n int) ([]eve.DNSAnswer, int, error) {
 		}
 		base := eve.DNSAnswer{RRName: name, RRType: TypeName(typ), TTL: ttl, RRNameTruncated: trunc}
 		rd := p.b[rstart : rstart+rdlen]
-		str := func(s string) *string { return &s }
 		switch typ {
 		case 1:
 			if len(rd) == 4 {
@@ -271,12 +428,13 @@ func (p parser) records(off, n int) ([]eve.DNSAnswer, int, error) {
 			}
 		case 44:
 			if len(rd) >= 2 {
+				const hx = "0123456789abcdef"
 				fp := make([]byte, 0, 3*len(rd))
 				for j, c := range rd[2:] {
 					if j > 0 {
 						fp = append(fp, ':')
 					}
-					fp = hex.AppendEncode(fp, []byte{c})
+					fp = append(fp, hx[c>>4], hx[c&15])
 				}
 				base.SSHFP = &eve.SSHFP{Algo: rd[0], Type: rd[1], Fingerprint: string(fp)}
 			}

@@ -18,6 +18,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/firebreak-ir/firebreak/capture/internal/eve"
 )
@@ -78,23 +79,55 @@ func (f *File) finish() {
 		f.raw = nil
 		return
 	}
-	var r io.Reader
 	switch f.encoding {
 	case "gzip":
-		zr, err := gzip.NewReader(bytes.NewReader(f.raw))
-		if err != nil {
-			f.raw = nil
-			return
+		d, _ := gzipPool.Get().(*gzipDecoder)
+		if d == nil {
+			d = new(gzipDecoder)
 		}
-		r = zr
+		d.src.Reset(f.raw)
+		if err := d.z.Reset(&d.src); err == nil {
+			f.count(&d.z)
+		}
+		d.src.Reset(nil)
+		gzipPool.Put(d)
 	case "deflate":
-		r = flate.NewReader(bytes.NewReader(f.raw))
+		d, _ := flatePool.Get().(*flateDecoder)
+		if d == nil {
+			d = new(flateDecoder)
+			d.src.Reset(f.raw)
+			d.z = flate.NewReader(&d.src)
+		} else {
+			d.src.Reset(f.raw)
+			d.z.(flate.Resetter).Reset(&d.src, nil)
+		}
+		f.count(d.z)
+		d.src.Reset(nil)
+		flatePool.Put(d)
 	}
+	f.raw = nil
+}
+
+func (f *File) count(r io.Reader) {
 	n, _ := io.Copy(io.Discard, io.LimitReader(r, MaxDecoded))
 	if n > 0 {
 		f.Size = n
 	}
-	f.raw = nil
+}
+
+// Decoders are reused across bodies: each holds a 32 KiB window that is
+// costly to allocate for every compressed response. They keep no data
+// between uses (Reset starts afresh), so the pools only save memory.
+var gzipPool, flatePool sync.Pool
+
+type gzipDecoder struct {
+	src bytes.Reader
+	z   gzip.Reader
+}
+
+type flateDecoder struct {
+	src bytes.Reader
+	z   io.ReadCloser
 }
 
 func newFile(url string, encoding []byte) *File {
@@ -103,13 +136,33 @@ func newFile(url string, encoding []byte) *File {
 		name = name[:i]
 	}
 	f := &File{Name: name}
-	switch e := strings.ToLower(strings.TrimSpace(string(encoding))); e {
-	case "gzip", "x-gzip":
+	// ToLower can only turn a non-ASCII letter into ASCII for the Kelvin
+	// sign (k), which none of these names has: ASCII folding is the same.
+	switch e := bytes.TrimSpace(encoding); {
+	case asciiFold(e, "gzip"), asciiFold(e, "x-gzip"):
 		f.encoding = "gzip"
-	case "deflate":
+	case asciiFold(e, "deflate"):
 		f.encoding = "deflate"
 	}
 	return f
+}
+
+// asciiFold reports whether b equals the lower-case ASCII string s when
+// ASCII letters of b are lowered.
+func asciiFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Tx is one request/response transaction.
@@ -288,29 +341,59 @@ func (c *Conn) requests(data []byte, gap int) []byte {
 				return nil
 			}
 		}
-		scanned := len(s.hdr)
-		s.hdr = append(s.hdr, data...)
-		end, _ := headerEnd(s.hdr, scanned)
+		scanned, b := s.header(data)
+		end, _ := headerEnd(b, scanned)
 		if end < 0 {
 			// A bare request line without headers (HTTP/0.9) ends at one newline.
-			if nl := bytes.IndexByte(s.hdr, '\n'); nl >= 0 && !bytes.Contains(s.hdr[:nl], []byte(" HTTP/")) && looks09(s.hdr, nl) {
+			if nl := bytes.IndexByte(b, '\n'); nl >= 0 && !bytes.Contains(b[:nl], []byte(" HTTP/")) && looks09(b, nl) {
 				end = nl + 1
 			}
 		}
 		if end < 0 {
-			if len(s.hdr) > MaxHeader {
-				s.hdr = s.hdr[:0]
-			}
+			s.hold(data)
 			return nil
 		}
 		// What follows the message (possibly including bytes buffered by
 		// an earlier call) is parsed next.
-		rest := append([]byte(nil), s.hdr[end:]...)
-		c.request(s.hdr[:end])
+		rest := s.after(b, data, scanned, end)
+		c.request(b[:end])
 		s.hdr = s.hdr[:0]
 		data = rest
 	}
 	return nil
+}
+
+// header returns the header bytes so far: data itself when nothing is held
+// (the usual case of a whole header in one segment, parsed in place), else
+// the held bytes with data appended. scanned is how many were held.
+func (s *dirState) header(data []byte) (scanned int, b []byte) {
+	scanned = len(s.hdr)
+	if scanned == 0 {
+		return 0, data
+	}
+	s.hdr = append(s.hdr, data...)
+	return scanned, s.hdr
+}
+
+// hold keeps data of an incomplete header (header already appended it if
+// bytes were held), dropping the lot past MaxHeader.
+func (s *dirState) hold(data []byte) {
+	if len(s.hdr) == 0 {
+		s.hdr = append(s.hdr, data...)
+	}
+	if len(s.hdr) > MaxHeader {
+		s.hdr = s.hdr[:0]
+	}
+}
+
+// after returns what follows a header ending at end of b (from header):
+// part of data when the header ended in it, else a copy, as the held
+// bytes are about to be reused.
+func (s *dirState) after(b, data []byte, scanned, end int) []byte {
+	if end >= scanned {
+		return data[end-scanned:]
+	}
+	return append([]byte(nil), b[end:]...)
 }
 
 // looks09 reports whether a request line without a version is followed by
@@ -330,8 +413,8 @@ func looks09(b []byte, nl int) bool {
 }
 
 func (c *Conn) request(msg []byte) {
-	lines := bytes.Split(msg, []byte("\n"))
-	first := trimCR(lines[0])
+	line0, lines, _ := bytes.Cut(msg, []byte("\n"))
+	first := trimCR(line0)
 	parts := bytes.Fields(first)
 	tx := &Tx{ID: c.nextID}
 	c.nextID++
@@ -351,7 +434,9 @@ func (c *Conn) request(msg []byte) {
 	var clen int64 = -1
 	chunked := false
 	var encoding []byte
-	for _, l := range lines[1:] {
+	for len(lines) > 0 {
+		var l []byte
+		l, lines, _ = bytes.Cut(lines, []byte("\n"))
 		l = trimCR(l)
 		i := bytes.IndexByte(l, ':')
 		if i <= 0 {
@@ -494,21 +579,18 @@ func (c *Conn) responses(data []byte, gap int) []byte {
 				return nil
 			}
 		}
-		scanned := len(s.hdr)
-		s.hdr = append(s.hdr, data...)
-		end, _ := headerEnd(s.hdr, scanned)
+		scanned, b := s.header(data)
+		end, _ := headerEnd(b, scanned)
 		if end < 0 {
-			if len(s.hdr) > MaxHeader {
-				s.hdr = s.hdr[:0]
-			}
+			s.hold(data)
 			return nil
 		}
-		rest := append([]byte(nil), s.hdr[end:]...)
-		c.response(s.hdr[:end])
+		rest := s.after(b, data, scanned, end)
+		c.response(b[:end])
 		s.hdr = s.hdr[:0]
 		data = rest
 		if c.tunnel {
-			return data
+			return append([]byte(nil), data...) // the caller's to keep
 		}
 		if !s.inBody {
 			c.finish()
@@ -531,12 +613,14 @@ func (c *Conn) finish() {
 }
 
 func (c *Conn) response(msg []byte) {
-	lines := bytes.Split(msg, []byte("\n"))
-	first := trimCR(lines[0])
-	parts := bytes.SplitN(first, []byte(" "), 3)
+	line0, lines, _ := bytes.Cut(msg, []byte("\n"))
+	first := trimCR(line0)
+	// The first two of the line's parts split at spaces (at most three).
+	proto, after, twoParts := bytes.Cut(first, []byte(" "))
 	status := 0
-	if len(parts) >= 2 {
-		status, _ = strconv.Atoi(string(parts[1]))
+	if twoParts {
+		code, _, _ := bytes.Cut(after, []byte(" "))
+		status, _ = strconv.Atoi(string(code))
 	}
 	if status >= 100 && status < 200 && status != 101 {
 		return // interim response; the real one follows
@@ -551,13 +635,15 @@ func (c *Conn) response(msg []byte) {
 	}
 	tx.hasResponse = true
 	tx.HTTP.Status = status
-	if tx.HTTP.Protocol == "" && len(parts) >= 1 && !tx.MissingProtocol {
-		tx.HTTP.Protocol = clip(parts[0])
+	if tx.HTTP.Protocol == "" && !tx.MissingProtocol {
+		tx.HTTP.Protocol = clip(proto)
 	}
 	var clen int64 = -1
 	chunked := false
 	var encoding []byte
-	for _, l := range lines[1:] {
+	for len(lines) > 0 {
+		var l []byte
+		l, lines, _ = bytes.Cut(lines, []byte("\n"))
 		l = trimCR(l)
 		i := bytes.IndexByte(l, ':')
 		if i <= 0 {

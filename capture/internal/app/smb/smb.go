@@ -14,7 +14,9 @@ package smb
 import (
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/firebreak-ir/firebreak/capture/internal/eve"
 )
@@ -48,6 +50,9 @@ func Probe(b []byte) bool {
 }
 
 // Data feeds stream bytes; it returns completed transactions.
+//
+// Messages wholly inside data are parsed where they are; only a message
+// split over calls is assembled in the connection's buffer.
 func (c *Conn) Data(toServer bool, data []byte, gap int) []*eve.SMB {
 	c.out = c.out[:0]
 	d := 1
@@ -73,23 +78,97 @@ func (c *Conn) Data(toServer bool, data []byte, gap int) []*eve.SMB {
 		}
 		c.broken[d] = false
 	}
-	c.buf[d] = append(c.buf[d], data...)
-	b := c.buf[d]
+	if len(c.buf[d]) > 0 {
+		data = c.complete(toServer, d, data)
+	}
+	if len(data) > 0 {
+		rest := c.frames(toServer, d, data)
+		c.buf[d] = append(reserve(c.buf[d][:0], rest), rest...)
+	}
+	if len(c.buf[d]) == 0 && cap(c.buf[d]) > 64<<10 {
+		c.buf[d] = nil
+	}
+	return c.out
+}
+
+// complete goes on with the message held in the buffer, taking from data
+// only the bytes it needs, and returns the rest of data. It treats the
+// buffer and data as one stream, exactly as frames would their
+// concatenation.
+func (c *Conn) complete(toServer bool, d int, data []byte) []byte {
+	buf := c.buf[d]
+	if len(buf) < 4 {
+		n := min(4-len(buf), len(data))
+		buf = append(buf, data[:n]...)
+		data = data[n:]
+		if len(buf) < 4 {
+			c.buf[d] = buf
+			return nil
+		}
+		buf = reserve(buf, buf)
+	}
+	if buf[0] != 0 {
+		c.buf[d] = buf[:0]
+		if buf[0] == 0x85 { // keep-alive: only held when split
+			return data
+		}
+		c.broken[d] = true
+		return nil
+	}
+	l := int(buf[1])<<16 | int(buf[2])<<8 | int(buf[3])
+	if l > MaxMessage {
+		c.broken[d] = true
+		c.buf[d] = buf[:0]
+		return nil
+	}
+	total := len(buf) + len(data)
+	switch {
+	case total >= 4+l:
+		n := 4 + l - len(buf)
+		buf = append(buf, data[:n]...)
+		c.message(toServer, buf[4:4+l])
+		c.buf[d] = buf[:0]
+		return data[n:]
+	case l > maxParsed && total >= 4+maxParsed:
+		buf = append(buf, data[:4+maxParsed-len(buf)]...)
+		c.message(toServer, buf[4:4+maxParsed])
+		c.skip[d] = 4 + l - total
+		c.buf[d] = buf[:0]
+		return nil
+	}
+	c.buf[d] = append(buf, data...)
+	return nil
+}
+
+// reserve returns buf with room for what a message starting with head
+// needs to be parsed: all of it, or its first maxParsed bytes when longer.
+// Sizing the buffer once spares the copies of growing it segment by segment.
+func reserve(buf, head []byte) []byte {
+	need := len(head)
+	if len(head) >= 4 && head[0] == 0 {
+		need = 4 + min(int(head[1])<<16|int(head[2])<<8|int(head[3]), maxParsed)
+	}
+	if cap(buf) >= need {
+		return buf
+	}
+	return append(make([]byte, 0, need), buf...)
+}
+
+// frames parses the messages of b and returns the incomplete tail to keep.
+func (c *Conn) frames(toServer bool, d int, b []byte) []byte {
 	for len(b) >= 4 {
 		if b[0] != 0 { // keep-alives and other NetBIOS types
-			if b[0] == 0x85 && len(b) >= 4 {
+			if b[0] == 0x85 {
 				b = b[4:]
 				continue
 			}
 			c.broken[d] = true
-			b = nil
-			break
+			return nil
 		}
 		l := int(b[1])<<16 | int(b[2])<<8 | int(b[3]) // 24-bit for SMB2 (direct TCP)
 		if l > MaxMessage {
 			c.broken[d] = true
-			b = nil
-			break
+			return nil
 		}
 		if len(b) < 4+l {
 			if l > maxParsed && len(b) >= 4+maxParsed {
@@ -97,20 +176,14 @@ func (c *Conn) Data(toServer bool, data []byte, gap int) []*eve.SMB {
 				// holds every field we log, and discard the rest unread.
 				c.message(toServer, b[4:4+maxParsed])
 				c.skip[d] = 4 + l - len(b)
-				b = nil
+				return nil
 			}
 			break
 		}
 		c.message(toServer, b[4:4+l])
 		b = b[4+l:]
 	}
-	if len(b) != len(c.buf[d]) {
-		c.buf[d] = append(c.buf[d][:0], b...)
-	}
-	if len(c.buf[d]) == 0 && cap(c.buf[d]) > 64<<10 {
-		c.buf[d] = nil
-	}
-	return c.out
+	return b
 }
 
 // Buffered returns the bytes the parser holds, for memory accounting.
@@ -175,6 +248,21 @@ var smb2Commands = []string{"NEGOTIATE_PROTOCOL", "SESSION_SETUP", "SESSION_LOGO
 	"CREATE", "CLOSE", "FLUSH", "READ", "WRITE", "LOCK", "IOCTL", "CANCEL", "KEEPALIVE", "FIND", "CHANGE_NOTIFY",
 	"GET_INFO", "SET_INFO", "OPLOCK_BREAK"}
 
+// smb2Names and smb1Names are the logged command names, made once.
+var smb2Names, smb1Names = func() (v2, v1 []string) {
+	for _, n := range smb2Commands {
+		v2 = append(v2, "SMB2_COMMAND_"+n)
+	}
+	for i := range 256 {
+		n, ok := smb1Commands[byte(i)]
+		if !ok {
+			n = fmt.Sprintf("UNKNOWN_%02x", i)
+		}
+		v1 = append(v1, "SMB1_COMMAND_"+n)
+	}
+	return v2, v1
+}()
+
 func smb2Dialect(v uint16) string {
 	switch v {
 	case 0x0202:
@@ -208,9 +296,11 @@ func (c *Conn) smb2(toServer bool, m []byte) {
 	sessID := le.Uint64(m[40:])
 	body := m[64:]
 	key := msgID<<1 | 1
-	name := fmt.Sprintf("SMB2_COMMAND_UNKNOWN_%d", cmd)
-	if int(cmd) < len(smb2Commands) {
-		name = "SMB2_COMMAND_" + smb2Commands[cmd]
+	var name string
+	if int(cmd) < len(smb2Names) {
+		name = smb2Names[cmd]
+	} else {
+		name = "SMB2_COMMAND_UNKNOWN_" + strconv.Itoa(int(cmd))
 	}
 	if toServer {
 		tx := &eve.SMB{Command: name}
@@ -246,7 +336,7 @@ func (c *Conn) smb2(toServer bool, m []byte) {
 	tx := c.response(key)
 	tx.Command = name
 	tx.Status = ntStatus(status)
-	tx.StatusCode = fmt.Sprintf("0x%x", status)
+	tx.StatusCode = statusCode(status)
 	tx.SessionID = sessID
 	tx.TreeID = treeID
 	switch cmd {
@@ -277,21 +367,51 @@ func slice(m []byte, off, l int) []byte {
 }
 
 func guid(b []byte) string {
-	le := binary.LittleEndian
-	return fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", le.Uint32(b), le.Uint16(b[4:]), le.Uint16(b[6:]),
-		binary.BigEndian.Uint16(b[8:]), b[10:16])
+	const hx = "0123456789abcdef"
+	var out [36]byte
+	j := 0
+	put := func(c byte) {
+		out[j], out[j+1] = hx[c>>4], hx[c&15]
+		j += 2
+	}
+	// The first three fields are little-endian, the rest in byte order.
+	for _, i := range [16]int{3, 2, 1, 0, -1, 5, 4, -1, 7, 6, -1, 8, 9, -1, 10, 11} {
+		if i < 0 {
+			out[j] = '-'
+			j++
+			continue
+		}
+		put(b[i])
+	}
+	for _, c := range b[12:16] {
+		put(c)
+	}
+	return string(out[:])
 }
 
+// utf16le decodes a little-endian UTF-16 string up to its first NUL, as
+// utf16.Decode does (unpaired surrogates become U+FFFD).
 func utf16le(b []byte) string {
-	u := make([]uint16, 0, len(b)/2)
+	var stack [128]byte
+	out := stack[:0]
 	for i := 0; i+1 < len(b); i += 2 {
-		v := binary.LittleEndian.Uint16(b[i:])
+		v := rune(binary.LittleEndian.Uint16(b[i:]))
 		if v == 0 {
 			break
 		}
-		u = append(u, v)
+		if utf16.IsSurrogate(v) {
+			r := utf8.RuneError
+			if v < 0xdc00 && i+3 < len(b) {
+				if w := rune(binary.LittleEndian.Uint16(b[i+2:])); w >= 0xdc00 && w < 0xe000 {
+					r = utf16.DecodeRune(v, w)
+					i += 2
+				}
+			}
+			v = r
+		}
+		out = utf8.AppendRune(out, v)
 	}
-	return string(utf16.Decode(u))
+	return string(out)
 }
 
 // ntlmssp finds an NTLMSSP AUTHENTICATE message in a security blob (raw or
@@ -343,6 +463,23 @@ var ntStatusNames = map[uint32]string{
 	0xc000006a: "STATUS_WRONG_PASSWORD", 0xc0000071: "STATUS_PASSWORD_EXPIRED",
 }
 
+// statusCodes holds the hexadecimal codes of the named statuses, the
+// ones nearly every response carries.
+var statusCodes = func() map[uint32]string {
+	m := make(map[uint32]string, len(ntStatusNames))
+	for s := range ntStatusNames {
+		m[s] = fmt.Sprintf("0x%x", s)
+	}
+	return m
+}()
+
+func statusCode(s uint32) string {
+	if c, ok := statusCodes[s]; ok {
+		return c
+	}
+	return fmt.Sprintf("0x%x", s)
+}
+
 func ntStatus(s uint32) string {
 	if n, ok := ntStatusNames[s]; ok {
 		return n
@@ -374,11 +511,7 @@ func (c *Conn) smb1(toServer bool, m []byte) {
 	uid := le.Uint16(m[28:])
 	mid := le.Uint16(m[30:])
 	key := uint64(pid)<<16 | uint64(mid)
-	name, ok := smb1Commands[cmd]
-	if !ok {
-		name = fmt.Sprintf("UNKNOWN_%02x", cmd)
-	}
-	name = "SMB1_COMMAND_" + name
+	name := smb1Names[cmd]
 	unicode := flags2&0x8000 != 0
 	// Parameter words and data bytes.
 	var words, bytes []byte
@@ -432,7 +565,7 @@ func (c *Conn) smb1(toServer bool, m []byte) {
 	status := le.Uint32(m[5:])
 	if flags2&0x4000 != 0 {
 		tx.Status = ntStatus(status)
-		tx.StatusCode = fmt.Sprintf("0x%x", status)
+		tx.StatusCode = statusCode(status)
 	} else {
 		class, code := uint32(m[5]), uint32(le.Uint16(m[7:]))
 		if n, ok := dosErrors[class<<16|code]; ok {
@@ -476,12 +609,12 @@ func (c *Conn) smb1(toServer bool, m []byte) {
 
 // smb1Strings reads n null-terminated strings; off is their offset in the
 // SMB message, for the unicode alignment pad.
-func smb1Strings(b []byte, off int, unicode bool, n int) []string {
-	out := make([]string, n)
+func smb1Strings(b []byte, off int, unicode bool, n int) [4]string {
+	var out [4]string
 	if unicode && off%2 == 1 && len(b) > 0 {
 		b = b[1:]
 	}
-	for i := range out {
+	for i := range n {
 		end := 0
 		if unicode {
 			for end+1 < len(b) && (b[end] != 0 || b[end+1] != 0) {

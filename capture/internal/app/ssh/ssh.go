@@ -11,7 +11,6 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"encoding/hex"
-	"strings"
 
 	"github.com/firebreak-ir/firebreak/capture/internal/eve"
 )
@@ -51,37 +50,43 @@ func (c *Conn) Data(fromClient bool, data []byte, gap int) bool {
 	if s.broken || s.newkeys {
 		return false
 	}
-	s.buf = append(s.buf, data...)
+	// Parse data where it is unless a banner or packet split over calls is
+	// held: only the incomplete tail is kept.
+	b := data
+	if len(s.buf) > 0 {
+		s.buf = append(s.buf, data...)
+		b = s.buf
+	}
 	for !s.broken && !s.newkeys {
 		if s.banner == nil {
-			nl := bytes.IndexByte(s.buf, '\n')
+			nl := bytes.IndexByte(b, '\n')
 			if nl < 0 {
-				if len(s.buf) > 255*4 {
+				if len(b) > 255*4 {
 					s.broken = true
 				}
 				break
 			}
-			line := bytes.TrimRight(s.buf[:nl], "\r")
-			s.buf = s.buf[nl+1:]
+			line := bytes.TrimRight(b[:nl], "\r")
+			b = b[nl+1:]
 			if !bytes.HasPrefix(line, []byte("SSH-")) {
 				continue // servers may send other lines first
 			}
 			s.banner = parseBanner(line)
 			continue
 		}
-		if len(s.buf) < 6 {
+		if len(b) < 6 {
 			break
 		}
-		plen := int(binary.BigEndian.Uint32(s.buf))
+		plen := int(binary.BigEndian.Uint32(b))
 		if plen < 2 || plen > MaxBuffer {
 			s.broken = true
 			break
 		}
-		if len(s.buf) < 4+plen {
+		if len(b) < 4+plen {
 			break
 		}
-		pad := int(s.buf[4])
-		payload := s.buf[5 : 4+plen]
+		pad := int(b[4])
+		payload := b[5 : 4+plen]
 		if pad < len(payload) {
 			payload = payload[:len(payload)-pad]
 		}
@@ -96,24 +101,28 @@ func (c *Conn) Data(fromClient bool, data []byte, gap int) bool {
 				s.newkeys = true
 			}
 		}
-		s.buf = s.buf[4+plen:]
+		b = b[4+plen:]
 	}
-	if len(s.buf) > MaxBuffer {
+	if len(b) > MaxBuffer {
 		s.broken = true
 	}
-	if s.broken || s.newkeys {
+	switch {
+	case s.broken || s.newkeys || len(b) == 0:
 		s.buf = nil
+	case len(s.buf) == 0: // b is part of data, which is not ours to keep
+		s.buf = append([]byte(nil), b...)
+	default:
+		s.buf = b
 	}
 	return c.s[0].kex && c.s[1].kex && !c.logged
 }
 
 func parseBanner(line []byte) *eve.SSHSide {
-	rest := string(line[4:])
-	proto, soft, _ := strings.Cut(rest, "-")
-	if i := strings.IndexByte(soft, ' '); i >= 0 {
+	proto, soft, _ := bytes.Cut(line[4:], []byte("-"))
+	if i := bytes.IndexByte(soft, ' '); i >= 0 {
 		soft = soft[:i]
 	}
-	return &eve.SSHSide{ProtoVersion: eve.SafeString([]byte(proto)), SoftwareVersion: eve.SafeString([]byte(soft))}
+	return &eve.SSHSide{ProtoVersion: eve.SafeString(proto), SoftwareVersion: eve.SafeString(soft)}
 }
 
 func hassh(b []byte, client bool) *eve.Hassh {
@@ -121,7 +130,7 @@ func hassh(b []byte, client bool) *eve.Hassh {
 		return nil
 	}
 	b = b[16:]
-	var lists [10]string
+	var lists [10][]byte
 	for i := range lists {
 		if len(b) < 4 {
 			return nil
@@ -130,17 +139,23 @@ func hassh(b []byte, client bool) *eve.Hassh {
 		if l > len(b)-4 {
 			return nil
 		}
-		lists[i] = string(b[4 : 4+l])
+		lists[i] = b[4 : 4+l]
 		b = b[4+l:]
 	}
-	var s string
-	if client {
-		s = lists[0] + ";" + lists[2] + ";" + lists[4] + ";" + lists[6]
-	} else {
-		s = lists[0] + ";" + lists[3] + ";" + lists[5] + ";" + lists[7]
+	pick := [4]int{0, 2, 4, 6}
+	if !client {
+		pick = [4]int{0, 3, 5, 7}
 	}
-	sum := md5.Sum([]byte(s))
-	return &eve.Hassh{Hash: hex.EncodeToString(sum[:]), String: s}
+	var buf [1024]byte
+	s := buf[:0]
+	for j, i := range pick {
+		if j > 0 {
+			s = append(s, ';')
+		}
+		s = append(s, lists[i]...)
+	}
+	sum := md5.Sum(s)
+	return &eve.Hassh{Hash: hex.EncodeToString(sum[:]), String: string(s)}
 }
 
 // Buffered returns the bytes the parser holds, for memory accounting.

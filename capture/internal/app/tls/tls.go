@@ -110,6 +110,26 @@ func (c *Conn) Data(fromClient bool, data []byte, gap int) bool {
 		d.v2 = nil
 	}
 	for len(data) > 0 && !d.broken {
+		if len(d.rec) == 0 && len(data) >= 5 {
+			// A record wholly inside data is handled where it is; only a
+			// record split over calls is assembled in d.rec.
+			typ, major := data[0], data[1]
+			l := int(binary.BigEndian.Uint16(data[3:5]))
+			if typ < 20 || typ > 24 || major != 3 || l > MaxRecord {
+				d.broken = true
+				break
+			}
+			if len(data) >= 5+l {
+				if l > 0 {
+					c.record(i, typ, data[5:5+l])
+				}
+				data = data[5+l:]
+				continue
+			}
+			if cap(d.rec) < 5+l {
+				d.rec = make([]byte, 0, 5+l) // size the buffer once for the whole record
+			}
+		}
 		need := 5
 		if len(d.rec) >= 5 {
 			need = 5 + int(binary.BigEndian.Uint16(d.rec[3:5]))
@@ -126,6 +146,9 @@ func (c *Conn) Data(fromClient bool, data []byte, gap int) bool {
 			}
 			if l == 0 {
 				d.rec = d.rec[:0]
+			} else if cap(d.rec) < 5+l {
+				// Size the buffer once for the whole record.
+				d.rec = append(make([]byte, 0, 5+l), d.rec...)
 			}
 			continue
 		}
@@ -148,21 +171,31 @@ func (c *Conn) record(side int, typ byte, body []byte) {
 			d.broken = true
 			return
 		}
-		d.hs = append(d.hs, body...)
-		for len(d.hs) >= 4 {
-			l := int(d.hs[1])<<16 | int(d.hs[2])<<8 | int(d.hs[3])
-			if 4+l > len(d.hs) {
+		// Messages wholly inside body are handled where they are; only a
+		// message split over records is assembled in d.hs.
+		hs := body
+		if len(d.hs) > 0 {
+			d.hs = append(d.hs, body...)
+			hs = d.hs
+		}
+		for len(hs) >= 4 {
+			l := int(hs[1])<<16 | int(hs[2])<<8 | int(hs[3])
+			if 4+l > len(hs) {
 				if 4+l > MaxHandshake {
 					d.broken = true
 				}
-				return
+				break
 			}
-			msg := d.hs[4 : 4+l]
-			c.handshake(side, d.hs[0], msg)
-			d.hs = d.hs[4+l:]
+			c.handshake(side, hs[0], hs[4:4+l])
+			hs = hs[4+l:]
 		}
-		if len(d.hs) == 0 {
+		switch {
+		case len(hs) == 0:
 			d.hs = nil
+		case len(d.hs) == 0:
+			d.hs = append([]byte(nil), hs...)
+		default:
+			d.hs = hs
 		}
 	case 24:
 		c.heartbeat(side, len(body), body[:min(3, len(body))], c.hb.w[side].enc)
@@ -253,6 +286,7 @@ func parseHello(msg []byte, client bool) (*hello, bool) {
 	r.bytes(int(r.u8())) // session id
 	if client {
 		cs := &reader{b: r.bytes(int(r.u16()))}
+		h.ciphers = make([]uint16, 0, len(cs.b)/2)
 		for len(cs.b) >= 2 {
 			h.ciphers = append(h.ciphers, cs.u16())
 		}
@@ -268,6 +302,7 @@ func parseHello(msg []byte, client bool) (*hello, bool) {
 		return h, true
 	}
 	ext := &reader{b: r.bytes(int(r.u16()))}
+	h.exts = make([]uint16, 0, len(ext.b)/4)
 	for len(ext.b) >= 4 && !ext.bad {
 		typ := ext.u16()
 		body := &reader{b: ext.bytes(int(ext.u16()))}
@@ -286,6 +321,7 @@ func parseHello(msg []byte, client bool) (*hello, bool) {
 			}
 		case 10:
 			list := &reader{b: body.bytes(int(body.u16()))}
+			h.groups = slices.Grow(h.groups, len(list.b)/2)
 			for len(list.b) >= 2 {
 				h.groups = append(h.groups, list.u16())
 			}
@@ -293,6 +329,7 @@ func parseHello(msg []byte, client bool) (*hello, bool) {
 			h.points = append(h.points, body.bytes(int(body.u8()))...)
 		case 13:
 			list := &reader{b: body.bytes(int(body.u16()))}
+			h.sigalgs = slices.Grow(h.sigalgs, len(list.b)/2)
 			for len(list.b) >= 2 {
 				h.sigalgs = append(h.sigalgs, list.u16())
 			}
@@ -300,7 +337,7 @@ func parseHello(msg []byte, client bool) (*hello, bool) {
 			list := &reader{b: body.bytes(int(body.u16()))}
 			for len(list.b) >= 1 && !list.bad {
 				p := list.bytes(int(list.u8()))
-				if p != nil {
+				if p != nil && len(h.alpn) == 0 { // JA4 only uses the first
 					h.alpn = append(h.alpn, string(p))
 				}
 			}
@@ -318,25 +355,26 @@ func parseHello(msg []byte, client bool) (*hello, bool) {
 	return h, true
 }
 
-func joinU16(v []uint16, skipGrease bool) string {
-	var sb strings.Builder
+// appendJoin appends v as decimal numbers joined by '-', as JA3 lists them.
+func appendJoin(b []byte, v []uint16, skipGrease bool) []byte {
 	first := true
 	for _, x := range v {
 		if skipGrease && grease(x) {
 			continue
 		}
 		if !first {
-			sb.WriteByte('-')
+			b = append(b, '-')
 		}
 		first = false
-		sb.WriteString(strconv.Itoa(int(x)))
+		b = strconv.AppendUint(b, uint64(x), 10)
 	}
-	return sb.String()
+	return b
 }
 
-func md5hex(s string) string {
-	sum := md5.Sum([]byte(s))
-	return hex.EncodeToString(sum[:])
+// ja3 returns the fingerprint of a JA3 or JA3S string.
+func ja3(s []byte) *eve.JA3 {
+	sum := md5.Sum(s)
+	return &eve.JA3{Hash: hex.EncodeToString(sum[:]), String: string(s)}
 }
 
 func (c *Conn) handshake(side int, typ byte, msg []byte) {
@@ -348,13 +386,22 @@ func (c *Conn) handshake(side int, typ byte, msg []byte) {
 		}
 		c.SawClient = true
 		c.Event.SNI = h.sni
-		pts := make([]uint16, len(h.points))
+		var buf [512]byte
+		s := strconv.AppendUint(buf[:0], uint64(h.version), 10)
+		s = append(s, ',')
+		s = appendJoin(s, h.ciphers, true)
+		s = append(s, ',')
+		s = appendJoin(s, h.exts, true)
+		s = append(s, ',')
+		s = appendJoin(s, h.groups, true)
+		s = append(s, ',')
 		for i, p := range h.points {
-			pts[i] = uint16(p)
+			if i > 0 {
+				s = append(s, '-')
+			}
+			s = strconv.AppendUint(s, uint64(p), 10)
 		}
-		s := fmt.Sprintf("%d,%s,%s,%s,%s", h.version, joinU16(h.ciphers, true), joinU16(h.exts, true),
-			joinU16(h.groups, true), joinU16(pts, false))
-		c.Event.JA3 = &eve.JA3{Hash: md5hex(s), String: s}
+		c.Event.JA3 = ja3(s)
 		c.Event.JA4 = ja4(h)
 	case typ == 2 && side == 1 && !c.SawServer:
 		h, ok := parseHello(msg, false)
@@ -366,8 +413,13 @@ func (c *Conn) handshake(side int, typ byte, msg []byte) {
 		if h.selected != 0 {
 			c.serverVer = h.selected
 		}
-		s := fmt.Sprintf("%d,%d,%s", h.version, h.cipherSel, joinU16(h.exts, false))
-		c.Event.JA3S = &eve.JA3{Hash: md5hex(s), String: s}
+		var buf [256]byte
+		s := strconv.AppendUint(buf[:0], uint64(h.version), 10)
+		s = append(s, ',')
+		s = strconv.AppendUint(s, uint64(h.cipherSel), 10)
+		s = append(s, ',')
+		s = appendJoin(s, h.exts, false)
+		c.Event.JA3S = ja3(s)
 		if c.serverVer == 0x0304 || c.serverVer&0xff00 == 0x7f00 {
 			c.hsComplete = true
 		}
@@ -427,16 +479,34 @@ func ja4(h *hello) string {
 			}
 		}
 	}
-	vs := map[uint16]string{0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0200: "s2", 0xfeff: "d1", 0xfefd: "d2", 0xfefc: "d3"}[ver]
-	if vs == "" {
-		vs = "00"
+	vs := "00"
+	switch ver {
+	case 0x0304:
+		vs = "13"
+	case 0x0303:
+		vs = "12"
+	case 0x0302:
+		vs = "11"
+	case 0x0301:
+		vs = "10"
+	case 0x0300:
+		vs = "s3"
+	case 0x0200:
+		vs = "s2"
+	case 0xfeff:
+		vs = "d1"
+	case 0xfefd:
+		vs = "d2"
+	case 0xfefc:
+		vs = "d3"
 	}
 	sni := "i"
 	if h.sni != "" {
 		sni = "d"
 	}
 	// Fixed-width hex sorts like the numbers, so sort numbers and format once.
-	var ciphers, exts, sig []uint16
+	var cb, eb, sb [128]uint16
+	ciphers, exts, sig := cb[:0], eb[:0], sb[:0]
 	for _, x := range h.ciphers {
 		if !grease(x) {
 			ciphers = append(ciphers, x)
@@ -468,7 +538,9 @@ func ja4(h *hello) string {
 			alpn = string([]byte{hx[0], hx[len(hx)-1]})
 		}
 	}
-	var b []byte
+	var hb [1024]byte // the lists to hash
+	var out [36]byte
+	b := out[:0]
 	b = append(b, 't')
 	b = append(b, vs...)
 	b = append(b, sni...)
@@ -478,12 +550,12 @@ func ja4(h *hello) string {
 	slices.Sort(ciphers)
 	slices.Sort(exts)
 	b = append(b, '_')
-	b = appendHash12(b, appendHexList(nil, ciphers))
+	b = appendHash12(b, appendHexList(hb[:0], ciphers))
 	b = append(b, '_')
 	if len(exts) == 0 {
 		b = append(b, "000000000000"...)
 	} else {
-		cs := appendHexList(nil, exts)
+		cs := appendHexList(hb[:0], exts)
 		if len(sig) > 0 {
 			cs = append(cs, '_')
 			cs = appendHexList(cs, sig)

@@ -1,0 +1,42 @@
+package tls
+
+import (
+	"testing"
+
+	"github.com/firebreak-ir/firebreak/capture/internal/testutil"
+)
+
+// BenchmarkConn feeds the handshakes of test captures in segments of a
+// typical size; one op is one connection's handshake.
+func BenchmarkConn(b *testing.B) {
+	type conv struct{ ts, tc []byte }
+	var convs []conv
+	for _, c := range []struct {
+		name string
+		port uint16
+	}{{"bug-2646-01", 443}, {"tls-glupteba", 443}, {"tls13-draft28", 4433}, {"tls-client-hello-frag-01", 443}, {"tls-eve-custom-fields", 443}} {
+		ts, tc := testutil.Streams(b, c.name, c.port)
+		if len(ts) > 0 {
+			convs = append(convs, conv{ts, tc})
+		}
+	}
+	const seg = 1448
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		for _, cv := range convs {
+			c := &Conn{}
+			for _, d := range []struct {
+				client bool
+				b      []byte
+			}{{true, cv.ts}, {false, cv.tc}} {
+				for s := d.b; len(s) > 0; {
+					n := min(seg, len(s))
+					c.Data(d.client, s[:n], 0)
+					s = s[n:]
+				}
+			}
+			c.Finish()
+		}
+	}
+}
