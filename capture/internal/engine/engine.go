@@ -524,6 +524,9 @@ func (e *Engine) app(st *appState, dir flow.Direction, data []byte, gap int) {
 		for _, tx := range st.smb.Data(toServer, data, gap) {
 			e.smbEvent(st, tx)
 		}
+		// The rest of a bulk message is of no use: the stream need not
+		// copy it, nor hand it over.
+		st.streams[dir].Skip(st.smb.Skip(toServer))
 	}
 }
 

@@ -1,28 +1,40 @@
 package reasm
 
+import "sync"
+
 // chunkSize is the unit of stream buffering. Data is copied once, into
 // fixed chunks recycled through a bounded free list, instead of into a
 // growing slice that is copied again as it grows and compacts.
 const chunkSize = 8 << 10
 
-// freeChunks recycles chunks across streams (and analyses). It is bounded:
-// beyond it, chunks go to the garbage collector.
-var freeChunks = make(chan []byte, 4096)
+// free recycles chunks across streams (and analyses), last freed first:
+// that one is likely still in the processor's cache. It is bounded: beyond
+// it, chunks go to the garbage collector.
+var free struct {
+	sync.Mutex
+	c [][]byte
+}
+
+const maxFreeChunks = 4096
 
 func getChunk() []byte {
-	select {
-	case c := <-freeChunks:
+	free.Lock()
+	if n := len(free.c); n > 0 {
+		c := free.c[n-1]
+		free.c = free.c[:n-1]
+		free.Unlock()
 		return c[:0]
-	default:
-		return make([]byte, 0, chunkSize)
 	}
+	free.Unlock()
+	return make([]byte, 0, chunkSize)
 }
 
 func putChunk(c []byte) {
-	select {
-	case freeChunks <- c:
-	default:
+	free.Lock()
+	if len(free.c) < maxFreeChunks {
+		free.c = append(free.c, c)
 	}
+	free.Unlock()
 }
 
 // chunks is a FIFO byte buffer made of fixed-size chunks.

@@ -38,6 +38,9 @@ type Stream struct {
 	acked   bool   // lastAck is valid
 	lastAck uint32 // highest acknowledgement seen from the peer
 	stopped bool   // nobody wants the data any more: track sequence numbers only
+	skipReq int64  // bytes after those delivered that the consumer asked to skip
+	skipEnd uint32 // while skipping: sequence number where the skipped bytes end
+	skip    bool   // in-order bytes before skipEnd are counted, never kept
 	Gaps    int
 	Dropped int // segments dropped at the caps
 }
@@ -75,6 +78,62 @@ func (s *Stream) Stop() {
 
 func (s *Stream) release() { s.buf.release() }
 
+// Skip tells the stream that the consumer does not need the n bytes that
+// follow what it was handed so far (the body of a message it has read the
+// header of): they are counted against the depth but never kept, copied or
+// handed over, and a hole among them is no gap. It may be called from the
+// Deliver callback.
+func (s *Stream) Skip(n int64) {
+	if n > 0 && !s.stopped {
+		s.skipReq += n
+	}
+}
+
+// applySkip carries out a Skip request once the delivered data is consumed:
+// the buffered bytes it covers are dropped, and the rest are skipped as they
+// arrive. It returns the buffered bytes dropped.
+func (s *Stream) applySkip() int {
+	if s.skipReq == 0 {
+		return 0
+	}
+	n := int(min(s.skipReq, int64(s.buf.n)))
+	for k := n; k > 0; {
+		piece := s.buf.front(k)
+		s.buf.consume(len(piece))
+		k -= len(piece)
+	}
+	s.start += uint32(n)
+	if rest := s.skipReq - int64(n); rest > 0 {
+		// Nothing is buffered any more: start == next.
+		s.skip, s.skipEnd = true, s.next+uint32(min(rest, 1<<30))
+	}
+	s.skipReq = 0
+	return n
+}
+
+// skipping consumes up to n bytes at s.next that fall in the skipped range,
+// and returns how many it consumed.
+func (s *Stream) skipping(n int64) int64 {
+	if !s.skip {
+		return 0
+	}
+	left := diff(s.skipEnd, s.next)
+	m := min(left, n)
+	if m == left {
+		s.skip = false
+	}
+	if m <= 0 {
+		return 0
+	}
+	if s.depth >= 0 && s.total+m > s.depth {
+		m = s.depth - s.total
+	}
+	s.next += uint32(m)
+	s.start = s.next
+	s.total += m
+	return m
+}
+
 func diff(a, b uint32) int64 { return int64(int32(a - b)) }
 
 // Add inserts a segment. fn receives data only if the pending buffer
@@ -93,6 +152,9 @@ func (s *Stream) Add(seq uint32, data []byte, fn Deliver) {
 		rel = 0
 	}
 	if rel > 0 {
+		if s.skip && diff(s.skipEnd, seq+uint32(len(data))) >= 0 {
+			return // will be skipped: no need to keep it
+		}
 		s.addOOO(seq, data)
 		return
 	}
@@ -111,6 +173,10 @@ func (s *Stream) Add(seq uint32, data []byte, fn Deliver) {
 }
 
 func (s *Stream) appendInOrder(data []byte) {
+	data = data[s.skipping(int64(len(data))):]
+	if len(data) == 0 || s.Done() {
+		return
+	}
 	if s.depth >= 0 && s.total+int64(len(data)) > s.depth {
 		data = data[:s.depth-s.total]
 	}
@@ -171,6 +237,7 @@ func (s *Stream) handOver(n int, fn Deliver) {
 		s.buf.consume(len(piece))
 		s.start += uint32(len(piece))
 		n -= len(piece)
+		n -= min(s.applySkip(), n)
 	}
 }
 
@@ -219,7 +286,7 @@ func (s *Stream) Ack(ack uint32, fn Deliver) {
 			}
 		}
 		if n > 0 {
-			s.skip(n, fn)
+			s.skipGap(n, fn)
 		} else {
 			s.drainOOO()
 		}
@@ -230,14 +297,18 @@ func (s *Stream) Ack(ack uint32, fn Deliver) {
 	}
 }
 
-// skip declares n missing bytes at s.next, then pulls in what follows.
-func (s *Stream) skip(n int64, fn Deliver) {
-	s.Gaps++
-	s.next += uint32(n)
-	s.start = s.next
-	s.total += n
-	if fn != nil {
-		fn(nil, int(min(n, 1<<30)))
+// skipGap declares n missing bytes at s.next, then pulls in what follows.
+func (s *Stream) skipGap(n int64, fn Deliver) {
+	n -= s.skipping(n) // missing bytes the consumer did not want are no gap
+	if n > 0 {
+		s.Gaps++
+		s.next += uint32(n)
+		s.start = s.next
+		s.total += n
+		if fn != nil {
+			fn(nil, int(min(n, 1<<30)))
+		}
+		s.applySkip()
 	}
 	s.drainOOO()
 }
@@ -252,7 +323,7 @@ func (s *Stream) Flush(fn Deliver) {
 		if len(s.ooo) == 0 || s.Done() {
 			break
 		}
-		s.skip(diff(s.ooo[0].seq, s.next), fn)
+		s.skipGap(diff(s.ooo[0].seq, s.next), fn)
 	}
 	s.ooo, s.oooLen = nil, 0
 }

@@ -81,13 +81,15 @@ func FuzzStream(f *testing.F) {
 		payload := make([]byte, 300)
 		for i := 0; i+1 < len(ops); i += 2 {
 			seq := 100 + uint32(ops[i+1])*3
-			switch ops[i] % 3 {
+			switch ops[i] % 4 {
 			case 0:
 				s.Add(seq, payload[:int(ops[i])%len(payload)], func([]byte, int) {})
 			case 1:
 				s.Ack(seq, func([]byte, int) {})
-			default:
+			case 2:
 				s.Flush(func([]byte, int) {})
+			default:
+				s.Ack(seq, func([]byte, int) { s.Skip(int64(ops[i+1])) })
 			}
 			if s.Pending() > MaxPending+MaxOOOBytes {
 				t.Fatal("over cap")
@@ -111,4 +113,63 @@ func TestAckBeforeData(t *testing.T) {
 	s.Add(1000, []byte("abc"), fn)
 	assert.Equal(t, "abc", got, "acknowledged data is handed over on arrival")
 	assert.Zero(t, s.Gaps)
+}
+
+// TestSkip: bytes a consumer asks to skip are never handed over nor kept,
+// whether they were buffered already or arrive later, in order or not, and
+// a hole among them is no gap; the depth still counts them.
+func TestSkip(t *testing.T) {
+	const isn = 1000
+	for _, tc := range []struct {
+		name  string
+		segs  []tseg
+		acks  []uint32 // after each segment (0: none)
+		depth int64
+		want  string
+		gaps  int
+	}{
+		{"arriving later", []tseg{{isn, "HDR8"}, {isn + 4, "bodybody"}, {isn + 12, "next"}},
+			[]uint32{isn + 4, isn + 12, isn + 16}, -1, "HDR8next", 0},
+		{"already buffered", []tseg{{isn, "HDR8"}, {isn + 4, "bodybody"}, {isn + 12, "next"}},
+			[]uint32{0, isn + 4, isn + 16}, -1, "HDR8next", 0},
+		{"handed over with the header", []tseg{{isn, "HDR8"}, {isn + 4, "bodybody"}, {isn + 12, "next"}},
+			[]uint32{0, 0, isn + 16}, -1, "HDR8next", 0},
+		{"out of order", []tseg{{isn, "HDR8"}, {isn + 8, "body"}, {isn + 12, "next"}, {isn + 4, "body"}},
+			[]uint32{isn + 4, 0, 0, isn + 16}, -1, "HDR8next", 0},
+		{"hole in the skipped bytes", []tseg{{isn, "HDR8"}, {isn + 8, "body"}, {isn + 12, "next"}},
+			[]uint32{isn + 4, 0, isn + 16}, -1, "HDR8next", 0},
+		{"hole after the skipped bytes", []tseg{{isn, "HDR8"}, {isn + 4, "bodybody"}, {isn + 14, "xt"}},
+			[]uint32{isn + 4, 0, isn + 16}, -1, "HDR8|2|xt", 1},
+		{"depth counts them", []tseg{{isn, "HDR8"}, {isn + 4, "bodybody"}, {isn + 12, "next"}},
+			[]uint32{isn + 4, isn + 12, isn + 16}, 14, "HDR8ne", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var s Stream
+			s.Init(isn, tc.depth)
+			got := ""
+			fn := func(b []byte, gap int) {
+				if gap > 0 {
+					got += "|" + string(rune('0'+gap)) + "|"
+				}
+				if string(b) == "HDR8" || len(b) > 4 && string(b[:4]) == "HDR8" {
+					// The header announces 8 bytes of body: those handed
+					// over with it are read, the rest skipped.
+					got += "HDR8"
+					s.Skip(int64(8 - min(len(b)-4, 8)))
+					b = b[4+min(len(b)-4, 8):]
+				}
+				got += string(b)
+			}
+			for i, g := range tc.segs {
+				s.Add(g.seq, []byte(g.data), fn)
+				if tc.acks[i] != 0 {
+					s.Ack(tc.acks[i], fn)
+				}
+			}
+			s.Flush(fn)
+			assert.Equal(t, tc.want, got)
+			assert.Equal(t, tc.gaps, s.Gaps)
+			assert.Zero(t, s.Pending())
+		})
+	}
 }

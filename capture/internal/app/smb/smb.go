@@ -186,6 +186,19 @@ func (c *Conn) frames(toServer bool, d int, b []byte) []byte {
 	return b
 }
 
+// Skip returns, and forgets, how many of the next bytes of a direction the
+// parser would discard unread (the rest of a bulk message past what it
+// parses): the caller need not keep or deliver them.
+func (c *Conn) Skip(toServer bool) int64 {
+	d := 1
+	if toServer {
+		d = 0
+	}
+	n := c.skip[d]
+	c.skip[d] = 0
+	return int64(n)
+}
+
 // Buffered returns the bytes the parser holds, for memory accounting.
 func (c *Conn) Buffered() int { return cap(c.buf[0]) + cap(c.buf[1]) }
 
