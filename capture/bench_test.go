@@ -179,8 +179,9 @@ func heapPeak() (stop func() uint64) {
 }
 
 // BenchmarkAnalyzeLarge runs the peers, then Analyze on one core and on all
-// cores, on the generated capture; Analyze's lines carry the ratios to the
-// peers measured in the same run.
+// cores, then the firebreak command itself the same two ways, on the
+// generated capture; our lines carry the ratios to the peers measured in the
+// same run.
 func BenchmarkAnalyzeLarge(b *testing.B) {
 	path, n, bytes := largeCapture(b)
 	b.Cleanup(func() {
@@ -196,23 +197,9 @@ func BenchmarkAnalyzeLarge(b *testing.B) {
 			if _, err := exec.LookPath(args[0]); err != nil {
 				b.Skipf("%s not installed: %v", args[0], err)
 			}
-			var wall, cpu time.Duration
-			var rss int64
-			for i := 0; i < b.N; i++ {
-				cmd := exec.Command(args[0], args[1:]...)
-				cmd.Stdout = io.Discard
-				var stderr strings.Builder
-				cmd.Stderr = &stderr
-				start := time.Now()
-				err := cmd.Run()
-				wall += time.Since(start)
-				if err != nil {
-					b.Skipf("%s: %v: %s", name, err, stderr.String())
-				}
-				cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-				if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss<<10 > rss {
-					rss = ru.Maxrss << 10
-				}
+			wall, cpu, rss, err := runCommand(b.N, nil, args...)
+			if err != nil {
+				b.Skipf("%s: %v", name, err)
 			}
 			bench.peers[name] = float64(b.N*n) / wall.Seconds()
 			bench.peersCPU[name] = float64(b.N*n) / cpu.Seconds()
@@ -246,17 +233,7 @@ func BenchmarkAnalyzeLarge(b *testing.B) {
 			b.StopTimer()
 			cpu := cpuTime() - cpu0
 			heap := stopHeap()
-			pps := report(b, n, bytes, b.Elapsed(), cpu)
-			// Ratios to the peers: of packets/s (wall), and of packets per
-			// CPU-second, which other load on the machine disturbs less.
-			for _, p := range []string{"tcpdump", "tshark", "ndpiReader"} {
-				if v := bench.peers[p]; v > 0 {
-					b.ReportMetric(pps/v, "x_"+p)
-				}
-				if v := bench.peersCPU[p]; v > 0 && cpu > 0 {
-					b.ReportMetric(float64(b.N*n)/cpu.Seconds()/v, "x_"+p+"_per_CPU-s")
-				}
-			}
+			ratios(b, report(b, n, bytes, b.Elapsed(), cpu), n, cpu)
 			b.ReportMetric(float64(events)/float64(b.N), "events")
 			b.ReportMetric(float64(heap)/(1<<20), "peak-heap-MB")
 			b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MB")
@@ -267,6 +244,69 @@ func BenchmarkAnalyzeLarge(b *testing.B) {
 	ours("firebreak-1core", 1, 1)
 	all := runtime.NumCPU()
 	ours("firebreak-allcores", all, all)
+
+	// The command a responder runs, `firebreak analyze` without modules,
+	// measured as the peers are: a process of its own, EVE to /dev/null.
+	bin := firebreakBinary(b)
+	command := func(name string, procs int) {
+		b.Run(name, func(b *testing.B) {
+			env := []string{"GOMAXPROCS=" + strconv.Itoa(procs), "FIREBREAK_DATA=" + b.TempDir()}
+			wall, cpu, rss, err := runCommand(b.N, env, bin, "analyze", "--quiet", "--modules", "none", "--eve", os.DevNull, path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ratios(b, report(b, n, bytes, wall, cpu), n, cpu)
+			b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MB")
+		})
+	}
+	command("command-1core", 1)
+	command("command-allcores", all)
+}
+
+// ratios reports our packets/s (and packets per CPU-second, which other
+// load on the machine disturbs less) over each peer's from the same run.
+func ratios(b *testing.B, pps float64, n int, cpu time.Duration) {
+	for _, p := range []string{"tcpdump", "tshark", "ndpiReader"} {
+		if v := bench.peers[p]; v > 0 {
+			b.ReportMetric(pps/v, "x_"+p)
+		}
+		if v := bench.peersCPU[p]; v > 0 && cpu > 0 {
+			b.ReportMetric(float64(b.N*n)/cpu.Seconds()/v, "x_"+p+"_per_CPU-s")
+		}
+	}
+}
+
+// runCommand runs a command times times and returns its total wall and CPU
+// time and its peak resident memory.
+func runCommand(times int, env []string, args ...string) (wall, cpu time.Duration, rss int64, err error) {
+	for range times {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Env = append(os.Environ(), env...)
+		cmd.Stdout = io.Discard
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		start := time.Now()
+		err := cmd.Run()
+		wall += time.Since(start)
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("%w: %s", err, stderr.String())
+		}
+		cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss<<10 > rss {
+			rss = ru.Maxrss << 10
+		}
+	}
+	return wall, cpu, rss, nil
+}
+
+// firebreakBinary builds the firebreak command for a benchmark.
+func firebreakBinary(b *testing.B) string {
+	bin := filepath.Join(b.TempDir(), "firebreak")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "github.com/firebreak-ir/firebreak/appliance/cmd/firebreak")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("building firebreak: %v: %s", err, out)
+	}
+	return bin
 }
 
 // report reports packets/s and Gbit/s (wall), and packets per CPU-second,

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -56,6 +57,7 @@ func runAnalyze(e *env, args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	defer batchGC()()
 	w := capture.NewEVEWriter(out)
 	opts := capture.Options{StreamDepth: *depth, Midstream: *midstream, BPF: *filter,
 		Warn: func(w capture.Warning) { fmt.Fprintf(e.stderr, "warning: %s\n", w) }}
@@ -172,5 +174,23 @@ func progressBar(w io.Writer) func(file string, read, size int64) {
 		if read >= size {
 			fmt.Fprintln(w)
 		}
+	}
+}
+
+// batchGC tunes the garbage collector for an analysis, unless the user set
+// GOGC or GOMEMLIMIT. Its live heap is small (flow table, reassembly and
+// parser state: tens of MiB) and its garbage large (every event): collecting
+// when the heap has grown five-fold rather than two-fold spares most of the
+// collector's work, about a fifth of the analysis time. The limit keeps a
+// large live heap (many flows, full reassembly caps) from growing five-fold.
+// It returns the function that restores the settings.
+func batchGC() (restore func()) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	gc, limit := debug.SetGCPercent(400), debug.SetMemoryLimit(1<<30)
+	return func() {
+		debug.SetGCPercent(gc)
+		debug.SetMemoryLimit(limit)
 	}
 }
