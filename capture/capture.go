@@ -185,7 +185,7 @@ func Analyze(ctx context.Context, opts Options, paths []string, emit func(*Event
 				return err
 			}
 			if eng.C.Panics != panics {
-				warn(Warning{File: path, Packet: rec, Err: fmt.Errorf("%w: %v", ErrInternal, eng.LastPanic)})
+				warn(Warning{File: path, Packet: rec, Err: panicWarning(eng.LastPanic)})
 			}
 			return nil
 		})
@@ -194,8 +194,12 @@ func Analyze(ctx context.Context, opts Options, paths []string, emit func(*Event
 			return st.fill(eng), err
 		}
 	}
+	panics := eng.C.Panics
 	if err := eng.Finish(); err != nil {
 		return st.fill(eng), err
+	}
+	if eng.C.Panics != panics {
+		warn(Warning{Err: fmt.Errorf("ending flows: %w", panicWarning(eng.LastPanic))})
 	}
 	st.fill(eng)
 	if !opts.NoStats {
@@ -214,6 +218,20 @@ func (o *Options) workers() int {
 	}
 	return runtime.GOMAXPROCS(0)
 }
+
+// panicWarning is the error of a warning about a panic the engine recovered
+// from (engine.Engine.LastPanic): a memory fault means a mapped capture was
+// cut short under the analysis while the engine decoded a record of it,
+// anything else is a bug.
+func panicWarning(err error) error {
+	var fault interface{ Addr() uintptr }
+	if errors.As(err, &fault) {
+		return fmt.Errorf("%w: %s", ErrTruncated, fileChanged)
+	}
+	return err // it wraps ErrInternal
+}
+
+const fileChanged = "the file changed while it was read (another program cut it short)"
 
 // analyzeOne reads one input and passes each record the filter keeps to
 // handle, with its packet number n (counted across inputs) and its record
@@ -252,7 +270,7 @@ func analyzeOne(ctx context.Context, opts Options, prog *bpf.Program, path strin
 			if _, fault := r.(interface{ Addr() uintptr }); !fault {
 				panic(r)
 			}
-			warn(Warning{File: path, Packet: rec + 1, Err: fmt.Errorf("%w: the file changed while it was read (another program cut it short)", ErrTruncated)})
+			warn(Warning{File: path, Packet: rec + 1, Err: fmt.Errorf("%w: %s", ErrTruncated, fileChanged)})
 			err = nil
 		}
 	}()

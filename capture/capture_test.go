@@ -167,10 +167,13 @@ func TestCaptureShrinksWhileRead(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, cut)
 			require.NotEmpty(t, warns)
-			last := warns[len(warns)-1]
-			t.Logf("%d warnings, the last: %v", len(warns), last)
-			assert.ErrorIs(t, last.Err, ErrTruncated)
-			assert.Contains(t, last.Err.Error(), "changed while it was read")
+			for _, w := range warns {
+				// The reader meets the lost pages, and so may the flows
+				// whose data was kept in place there.
+				t.Log(w)
+				assert.ErrorIs(t, w.Err, ErrTruncated)
+				assert.Contains(t, w.Err.Error(), "changed while it was read")
+			}
 			assert.Positive(t, st.Packets)
 		})
 	}

@@ -3,7 +3,6 @@ package capture
 import (
 	"context"
 	"encoding/binary"
-	"fmt"
 	"math/bits"
 	"sync"
 	"time"
@@ -104,7 +103,7 @@ func analyzeParallel(ctx context.Context, opts Options, prog *bpf.Program, paths
 						panics := eng.C.Panics
 						eng.View(&it.v, it.ts, it.pkt)
 						if eng.C.Panics != panics {
-							warns = append(warns, Warning{File: paths[it.file], Packet: it.rec, Err: fmt.Errorf("%w: %v", ErrInternal, eng.LastPanic)})
+							warns = append(warns, Warning{File: paths[it.file], Packet: it.rec, Err: panicWarning(eng.LastPanic)})
 						}
 					}
 					flush()
@@ -182,7 +181,7 @@ func analyzeParallel(ctx context.Context, opts Options, prog *bpf.Program, paths
 				panics := front.C.Panics
 				front.Decode(data, info.LinkType, ts, &pkt)
 				if front.C.Panics != panics {
-					warn(Warning{File: path, Packet: rec, Err: fmt.Errorf("%w: %v", ErrInternal, front.LastPanic)})
+					warn(Warning{File: path, Packet: rec, Err: panicWarning(front.LastPanic)})
 				}
 				for i := 0; i < pkt.N; i++ {
 					v := &pkt.Views[i]

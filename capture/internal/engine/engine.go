@@ -195,10 +195,19 @@ func (e *Engine) Packet(data []byte, lt layers.LinkType, ts time.Time, n uint64)
 	return e.err
 }
 
+// panicError wraps a recovered panic value in ErrInternal, keeping an error
+// value in the chain (a memory fault on a mapped capture is one).
+func panicError(r any) error {
+	if err, ok := r.(error); ok {
+		return fmt.Errorf("%w: %w", ErrInternal, err)
+	}
+	return fmt.Errorf("%w: %v", ErrInternal, r)
+}
+
 // recovered handles a panic caught while processing a packet.
 func (e *Engine) recovered(r any) {
 	e.C.Panics++
-	e.LastPanic = fmt.Errorf("%w: %v", ErrInternal, r)
+	e.LastPanic = panicError(r)
 	if e.cur != nil {
 		if st, ok := e.cur.App.(*appState); ok {
 			e.dropApp(st)
@@ -224,7 +233,7 @@ func (e *Engine) Decode(data []byte, lt layers.LinkType, ts time.Time, p *decode
 	defer func() {
 		if r := recover(); r != nil {
 			e.C.Panics++
-			e.LastPanic = fmt.Errorf("%w: %v", ErrInternal, r)
+			e.LastPanic = panicError(r)
 			p.N = 0
 		}
 	}()
@@ -771,23 +780,7 @@ func (e *Engine) ended(f *flow.Flow, reason string) {
 	cnt := e.cnt
 	e.cnt = 0 // events logged at flow end belong to no packet
 	if st != nil {
-		e.flushStreams(st)
-		if st.http != nil {
-			for _, tx := range st.http.Close() {
-				e.httpEvent(st, tx)
-			}
-		}
-		if st.tls != nil && !st.tls.Logged() {
-			e.tlsEvent(st)
-		}
-		if st.ssh != nil {
-			e.sshEvent(st)
-		}
-		if st.smb != nil {
-			for _, tx := range st.smb.Close() {
-				e.smbEvent(st, tx)
-			}
-		}
+		e.endApp(st)
 		if st.proto == "" && (st.failed[0] || st.failed[1]) {
 			st.proto = "failed"
 		}
@@ -803,6 +796,43 @@ func (e *Engine) ended(f *flow.Flow, reason string) {
 	e.send(e.flowEvent(st, reason))
 	f.App = nil
 	e.recycle(st)
+}
+
+// endApp hands an ending flow's pending stream data to its parsers and logs
+// its open transactions. A panic there (a parser bug) costs that flow's last
+// metadata, never the analysis, even outside Packet (Finish).
+func (e *Engine) endApp(st *appState) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.C.Panics++
+			e.LastPanic = panicError(r)
+			e.dropApp(st)
+			for d := range st.streams {
+				e.held -= st.streams[d].Pending()
+				st.streams[d].Stop()
+			}
+		}
+	}()
+	if st.dead {
+		return
+	}
+	e.flushStreams(st)
+	if st.http != nil {
+		for _, tx := range st.http.Close() {
+			e.httpEvent(st, tx)
+		}
+	}
+	if st.tls != nil && !st.tls.Logged() {
+		e.tlsEvent(st)
+	}
+	if st.ssh != nil {
+		e.sshEvent(st)
+	}
+	if st.smb != nil {
+		for _, tx := range st.smb.Close() {
+			e.smbEvent(st, tx)
+		}
+	}
 }
 
 // newState returns the application state of a new flow, reusing one of an

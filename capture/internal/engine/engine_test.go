@@ -197,3 +197,38 @@ func TestPortReuseAfterReset(t *testing.T) {
 	assert.Equal(t, "closed", r.events[0].Flow.State)
 	assert.Equal(t, "new", r.events[1].Flow.State)
 }
+
+// TestPanicAtFlowEndCostsOneFlow: a panic while a flow's last stream data
+// goes to its parser at the end of the analysis (a parser bug) is counted,
+// that flow still gets its flow record, and the other flows are ended too.
+func TestPanicAtFlowEndCostsOneFlow(t *testing.T) {
+	var events []string
+	armed := false
+	e := New(Config{}, func(ev *eve.Event) error {
+		if armed && ev.EventType == "http" {
+			armed = false
+			panic("parser bug")
+		}
+		events = append(events, ev.EventType)
+		return nil
+	})
+	ts := time.Unix(1700000000, 0)
+	var n uint64
+	for _, port := range []uint16{1111, 2222} {
+		for _, p := range [][]byte{
+			tcp4(1, 2, port, 80, 100, 0, syn, ""),
+			tcp4(2, 1, 80, port, 500, 101, syn|ack, ""),
+			tcp4(1, 2, port, 80, 101, 501, ack, ""),
+			tcp4(1, 2, port, 80, 101, 501, psh, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+		} {
+			n++
+			require.NoError(t, e.Packet(p, 101, ts.Add(time.Duration(n)*time.Millisecond), n))
+		}
+	}
+	require.Empty(t, events, "the requests wait for their acknowledgement")
+	armed = true
+	require.NoError(t, e.Finish())
+	assert.Equal(t, uint64(1), e.C.Panics)
+	assert.ErrorIs(t, e.LastPanic, ErrInternal)
+	assert.ElementsMatch(t, []string{"flow", "http", "flow"}, events)
+}
