@@ -366,8 +366,7 @@ func statsEvent(st *Stats, eng *engine.Engine, last time.Time) *Event {
 // EVEWriter writes events as EVE JSON lines. It buffers; call Flush at the
 // end. It is not safe for concurrent use.
 type EVEWriter struct {
-	bw  *bufio.Writer
-	buf []byte
+	bw *bufio.Writer
 }
 
 // NewEVEWriter returns a writer of EVE lines to w.
@@ -379,8 +378,14 @@ func NewEVEWriter(w io.Writer) *EVEWriter {
 // The line is the document encoding/json would produce for the event
 // (without HTML escaping), written by a reflection-free encoder.
 func (w *EVEWriter) Write(ev *Event) error {
-	w.buf = append(ev.AppendJSON(w.buf[:0]), '\n')
-	_, err := w.bw.Write(w.buf)
+	// The line is encoded straight into the buffer's free space, kept
+	// large enough for all but rare long events.
+	if w.bw.Available() < 8<<10 {
+		if err := w.bw.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err := w.bw.Write(append(ev.AppendJSON(w.bw.AvailableBuffer()), '\n'))
 	return err
 }
 

@@ -23,7 +23,10 @@
 //
 // Everything else lives under capture/internal. Analyze streams: memory is
 // bounded by the flow-table cap, the reassembly caps and per-parser limits,
-// not by the size of the capture, so a capture larger than RAM is fine.
+// not by the size of the capture, so a capture larger than RAM is fine. A
+// capture file is mapped and read in place, the pages behind the reader
+// handed back as it goes; a file another program cuts short meanwhile ends
+// with a truncation warning.
 // Packet timestamps drive every time-based decision (flow and fragment
 // timeouts); the wall clock is never read, so the same capture always gives
 // the same events, flow_id included.

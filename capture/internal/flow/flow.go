@@ -253,10 +253,16 @@ func (t *Table) KeyOf(v *decode.View) Key {
 		sp, dp = 0, 0
 	}
 	k.V4 = v.Src.Is4()
-	if less(v.Src, sp, v.Dst, dp) {
-		k.A, k.APort, k.B, k.BPort = v.Src.As16(), sp, v.Dst.As16(), dp
+	a, b := v.Src.As16(), v.Dst.As16()
+	// Any order the same in both directions will do: the 16-byte forms are
+	// compared as two big-endian words, without netip's family and zone
+	// checks (addresses of a packet share a family and have no zone).
+	a0, b0 := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])
+	a1, b1 := binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:])
+	if a0 < b0 || a0 == b0 && (a1 < b1 || a1 == b1 && sp <= dp) {
+		k.A, k.APort, k.B, k.BPort = a, sp, b, dp
 	} else {
-		k.A, k.APort, k.B, k.BPort = v.Dst.As16(), dp, v.Src.As16(), sp
+		k.A, k.APort, k.B, k.BPort = b, dp, a, sp
 	}
 	return k
 }

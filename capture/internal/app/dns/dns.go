@@ -46,11 +46,26 @@ var typeNames = map[uint16]string{
 
 // TypeName returns the mnemonic of an rrtype, or its number.
 func TypeName(t uint16) string {
-	if n, ok := typeNames[t]; ok {
+	if int(t) < len(lowTypeNames) {
+		if n := lowTypeNames[t]; n != "" {
+			return n
+		}
+	} else if n, ok := typeNames[t]; ok {
 		return n
 	}
 	return strconv.Itoa(int(t))
 }
+
+// lowTypeNames indexes the names of the common types (below 256), looked
+// up for every record.
+var lowTypeNames = func() (names [256]string) {
+	for t, n := range typeNames {
+		if int(t) < len(names) {
+			names[t] = n
+		}
+	}
+	return names
+}()
 
 var rcodeNames = []string{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
 	"YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"}
