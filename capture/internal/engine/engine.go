@@ -88,8 +88,8 @@ type Engine struct {
 	appB  int // application parser bytes
 	err   error
 	lastX int64
-	taps  uint64     // the taps that accepted the packet being processed
-	cur   *flow.Flow // flow of the view being processed
+	taps  uint64      // the taps that accepted the packet being processed
+	cur   *flow.Flow  // flow of the view being processed
 	free  []*appState // states of ended flows, for new ones
 	C     Counters
 	// LastPanic is the last recovered panic, wrapped in ErrInternal.

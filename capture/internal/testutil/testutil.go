@@ -120,3 +120,19 @@ func Streams(tb testing.TB, name string, port uint16) (toServer, toClient []byte
 	}
 	return toServer, toClient
 }
+
+// Feed hands two directions of a stream to data in segments of seg bytes,
+// alternating between them as a conversation would: the parser benchmarks'
+// way of replaying Streams.
+func Feed(toServer, toClient []byte, seg int, data func(toServer bool, b []byte)) {
+	for len(toServer) > 0 || len(toClient) > 0 {
+		x, y := min(seg, len(toServer)), min(seg, len(toClient))
+		if x > 0 {
+			data(true, toServer[:x])
+		}
+		if y > 0 {
+			data(false, toClient[:y])
+		}
+		toServer, toClient = toServer[x:], toClient[y:]
+	}
+}

@@ -22,13 +22,7 @@ func BenchmarkConn(b *testing.B) {
 	for b.Loop() {
 		for _, cv := range convs {
 			c := &ssh.Conn{}
-			ts, tc := cv.ts, cv.tc
-			for len(ts) > 0 || len(tc) > 0 {
-				x, y := min(seg, len(ts)), min(seg, len(tc))
-				c.Data(true, ts[:x], 0)
-				c.Data(false, tc[:y], 0)
-				ts, tc = ts[x:], tc[y:]
-			}
+			testutil.Feed(cv.ts, cv.tc, seg, func(toServer bool, b []byte) { c.Data(toServer, b, 0) })
 			c.Finish()
 		}
 	}

@@ -26,16 +26,7 @@ func BenchmarkConn(b *testing.B) {
 	for b.Loop() {
 		for _, cv := range convs {
 			c := &Conn{}
-			for _, d := range []struct {
-				client bool
-				b      []byte
-			}{{true, cv.ts}, {false, cv.tc}} {
-				for s := d.b; len(s) > 0; {
-					n := min(seg, len(s))
-					c.Data(d.client, s[:n], 0)
-					s = s[n:]
-				}
-			}
+			testutil.Feed(cv.ts, cv.tc, seg, func(toServer bool, b []byte) { c.Data(toServer, b, 0) })
 			c.Finish()
 		}
 	}
