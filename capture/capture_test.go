@@ -168,8 +168,8 @@ func TestCaptureShrinksWhileRead(t *testing.T) {
 			require.True(t, cut)
 			require.NotEmpty(t, warns)
 			for _, w := range warns {
-				// The reader meets the lost pages, and so may the flows
-				// whose data was kept in place there.
+				// The reader meets the lost pages, and so may the decoder
+				// reading the record just taken from them.
 				t.Log(w)
 				assert.ErrorIs(t, w.Err, ErrTruncated)
 				assert.Contains(t, w.Err.Error(), "changed while it was read")

@@ -204,19 +204,29 @@ func panicError(r any) error {
 	return fmt.Errorf("%w: %v", ErrInternal, r)
 }
 
-// recovered handles a panic caught while processing a packet.
+// recovered handles a panic caught while processing a packet: the flow
+// being processed, if any, loses its application-layer processing.
 func (e *Engine) recovered(r any) {
+	var st *appState
+	if e.cur != nil {
+		st, _ = e.cur.App.(*appState)
+	}
+	e.panicked(r, st)
+}
+
+// panicked counts a recovered panic and, if st is not nil, abandons the
+// application-layer processing of its flow.
+func (e *Engine) panicked(r any, st *appState) {
 	e.C.Panics++
 	e.LastPanic = panicError(r)
-	if e.cur != nil {
-		if st, ok := e.cur.App.(*appState); ok {
-			e.dropApp(st)
-			st.proto = "failed"
-			for d := range st.streams {
-				e.held -= st.streams[d].Pending()
-				st.streams[d].Stop()
-			}
-		}
+	if st == nil {
+		return
+	}
+	e.dropApp(st)
+	st.proto = "failed"
+	for d := range st.streams {
+		e.held -= st.streams[d].Pending()
+		st.streams[d].Stop()
 	}
 }
 
@@ -232,8 +242,7 @@ func (e *Engine) recovered(r any) {
 func (e *Engine) Decode(data []byte, lt layers.LinkType, ts time.Time, p *decode.Packet) {
 	defer func() {
 		if r := recover(); r != nil {
-			e.C.Panics++
-			e.LastPanic = panicError(r)
+			e.panicked(r, nil)
 			p.N = 0
 		}
 	}()
@@ -804,13 +813,7 @@ func (e *Engine) ended(f *flow.Flow, reason string) {
 func (e *Engine) endApp(st *appState) {
 	defer func() {
 		if r := recover(); r != nil {
-			e.C.Panics++
-			e.LastPanic = panicError(r)
-			e.dropApp(st)
-			for d := range st.streams {
-				e.held -= st.streams[d].Pending()
-				st.streams[d].Stop()
-			}
+			e.panicked(r, st)
 		}
 	}()
 	if st.dead {
